@@ -31,7 +31,7 @@ NETADDR_MISSING = (
     "'apt-get install python3-netaddr' / 'dnf install python3-netaddr' for a system Ansible)")
 
 LINK_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,14}$")
-PLAN_KEYS = ("name", "subnet", "offset", "exclude", "addresses_per_node", "bond_hash")
+DECIMAL_RE = re.compile(r"^[0-9]+$")
 BOND_HASH_KEYS = ("policy", "slaves", "kernel")
 DEFAULT_OFFSET = 10
 DEFAULT_KERNEL = "6.1"
@@ -62,7 +62,11 @@ def _is_int(value):
 
 def node_id_of(host, value):
     """Validate one fabric_node_id; digit strings (from INI inventories) are accepted."""
-    if isinstance(value, str) and value.strip().isdigit():
+    if value is None:
+        raise FabricError(
+            "host %s has no fabric_node_id; set it as a host variable (an integer >= 1, unique "
+            "in the cluster and never reused)" % (host,))
+    if isinstance(value, str) and DECIMAL_RE.match(value.strip()):
         value = int(value.strip())
     if not _is_int(value) or value < 1:
         raise FabricError(

@@ -35,16 +35,20 @@ def test_plan_playbook_prints_the_example_plan():
     assert "west-db1     1  2001:db8:20::b  198.18.20.12 198.18.20.13" in out
 
 
-def test_plan_playbook_stops_on_a_clash_naming_both_hosts(tmp_path):
+@pytest.mark.parametrize("beta, message", [
+    ("{fabric_node_id: 2}", "hosts alpha and beta both have fabric_node_id 2"),
+    ("{}", "host beta has no fabric_node_id"),
+], ids=["duplicate-id", "missing-id"])
+def test_plan_playbook_stops_naming_the_host_at_fault(tmp_path, beta, message):
     (tmp_path / "group_vars").mkdir()
     (tmp_path / "hosts.yml").write_text(
         "all:\n  children:\n    c1:\n      hosts:\n"
-        "        alpha: {fabric_node_id: 2}\n        beta: {fabric_node_id: 2}\n")
+        "        alpha: {fabric_node_id: 2}\n        beta: %s\n" % beta)
     (tmp_path / "group_vars" / "c1.yml").write_text(
         "fabric_cluster_group: c1\nfabric_links:\n  - {name: fab0, subnet: 198.18.0.0/24}\n")
     result = ansible("ansible-playbook", "-i", str(tmp_path), "playbooks/plan.yml")
     assert result.returncode != 0
-    assert "hosts alpha and beta both have fabric_node_id 2" in result.stdout
+    assert message in result.stdout
 
 
 @pytest.mark.parametrize("name", ["fabric_addresses", "bond_slave"])
