@@ -24,10 +24,12 @@ export PATH := $(BIN):$(PATH)
 # Multi-line results (the plan table) print as YAML block text, not one escaped string.
 export ANSIBLE_CALLBACK_RESULT_FORMAT := yaml
 export ANSIBLE_LOCALHOST_WARNING := False
+# Podman settings for live tests (runc, explicit ulimits), without touching /etc.
+export CONTAINERS_CONF := $(CURDIR)/hack/containers.conf
 
 # Checks run by `make test`, in this order. Later work appends to this list
 # (e.g. molecule).
-CHECKS := lint sanity unit functional bench
+CHECKS := lint sanity unit functional integration bench
 
 # ansible-test sanity runs in local/venv mode for Python 3.11 only.
 SANITY_PYTHON := 3.11
@@ -36,7 +38,7 @@ SANITY_PYTHON := 3.11
 #            collection has no PowerShell content for it to check anyway.
 SANITY_SKIP := pslint
 
-.PHONY: test checks deps venv collection lint sanity unit functional demo bench clean
+.PHONY: test checks deps venv collection lint sanity unit functional integration demo bench clean
 
 test: deps venv
 	@failed=""; \
@@ -79,6 +81,10 @@ unit: venv collection
 # Real ansible-playbook / ansible-doc runs against the collection.
 functional: venv collection
 	python -m pytest -q tests/functional
+
+# Live tests on podman container clusters (root; the node image is built once and cached).
+integration: deps venv collection
+	python -m pytest -q tests/integration
 
 demo: deps venv collection
 	ansible-playbook -i examples/inventory playbooks/plan.yml
