@@ -104,8 +104,10 @@ class PodmanCluster(object):
             for name, value in sorted(self.sysctls.items()):
                 args += ["--sysctl", "%s=%s" % (name, value)]
             for link in self.links:
-                args += ["--network", "%s:ip=%s" % (self.network(link["name"]),
-                                                    self.plan[host][link["name"]][0])]
+                # Name the interface explicitly: podman does not keep --network order.
+                args += ["--network", "%s:ip=%s,interface_name=%s" % (
+                    self.network(link["name"]), self.plan[host][link["name"]][0],
+                    self.device(link["name"]))]
             podman(*(args + [image]))
         for host in self.hosts:
             self.wait_for_systemd(host)

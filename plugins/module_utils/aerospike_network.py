@@ -1,0 +1,205 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, clusterfabric.multilink contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The ``network { }`` stanza of one node's aerospike.conf, as conf data, from the address plan.
+
+Pure Python, no Ansible import; errors are FabricError naming the variable at fault.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
+
+STRATEGIES = ("native", "balanced", "single")
+EDITIONS = ("community", "enterprise")
+COMMUNITY_MAX_SEEDS = 8
+FIRST_ADMIN_VERSION = (8, 1)
+OLDEST_VERSION = (6, 0)
+
+DEFAULTS = {
+    "version": None,
+    "edition": "community",
+    "strategy": "balanced",
+    "fabric_ports": [3001],
+    "service_port": 3000,
+    "heartbeat_port": 3002,
+    "info_port": 3003,
+    "heartbeat_interval": 150,
+    "heartbeat_timeout": 10,
+    "heartbeat_connect_timeout_ms": None,
+    "max_seeds": COMMUNITY_MAX_SEEDS,
+    "service_addresses": [],
+    "service_access_addresses": [],
+    "service_alternate_access_addresses": [],
+    "extra": {},
+}
+# Option name -> inventory variable, for messages.
+VARIABLES = {
+    "version": "aerospike_version",
+    "edition": "aerospike_edition",
+    "strategy": "fabric_strategy",
+    "fabric_ports": "fabric_ports",
+    "fabric_port": "fabric_ports[0]",
+    "service_port": "aerospike_service_port",
+    "heartbeat_port": "aerospike_heartbeat_port",
+    "info_port": "aerospike_info_port",
+    "heartbeat_interval": "aerospike_heartbeat_interval",
+    "heartbeat_timeout": "aerospike_heartbeat_timeout",
+    "heartbeat_connect_timeout_ms": "aerospike_heartbeat_connect_timeout_ms",
+    "max_seeds": "aerospike_heartbeat_max_seeds",
+    "service_addresses": "aerospike_service_addresses",
+    "service_access_addresses": "aerospike_service_access_addresses",
+    "service_alternate_access_addresses": "aerospike_service_alternate_access_addresses",
+    "extra": "aerospike_network",
+}
+
+
+def parse_version(value):
+    """(major, minor, ...) of an Aerospike version string such as "7.2" or "8.1.0.1"."""
+    text = value if isinstance(value, str) else ""
+    parts = text.strip().split(".")
+    if len(parts) < 2 or not all(part.isdigit() for part in parts):
+        raise FabricError("aerospike_version: %r is not a version like \"7.2\" or \"8.1\" "
+                          "(quote it in YAML so 8.10 does not become 8.1)" % (value,))
+    version = tuple(int(part) for part in parts)
+    if version < OLDEST_VERSION:
+        raise FabricError("aerospike_version: %s is older than 6.0, which this role does not render for" % text)
+    return version
+
+
+def uses_admin(version):
+    """True when the version has ``network.admin`` (8.1 and later) instead of ``network.info``."""
+    return parse_version(version)[:2] >= FIRST_ADMIN_VERSION
+
+
+def _int(options, key, low, high, allow_none=False):
+    value = options[key]
+    if value is None and allow_none:
+        return None
+    # -e and INI inventories give digit strings
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise FabricError("%s: %r is not an integer from %d to %d" % (VARIABLES[key], value, low, high))
+    return value
+
+
+def _port(options, key, allow_none=False):
+    return _int(options, key, 1024, 65535, allow_none)
+
+
+def _strings(options, key):
+    value = options[key]
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        raise FabricError("%s: must be a list of addresses (strings), got %r" % (VARIABLES[key], value))
+    return list(value)
+
+
+def mesh_seeds(host, plan, link_names, budget):
+    """(peer, link) pairs to seed from ``host``: every peer over every link when that fits in
+    ``budget``, otherwise the budget split evenly over the peers, with the links dealt round
+    robin across peers so that every link carries about the same number of seeds. Peers start
+    after ``host`` in node-id order, so different nodes seed different peers."""
+    hosts = list(plan)
+    index = hosts.index(host)
+    peers = hosts[index + 1:] + hosts[:index]
+    if not peers or not link_names or budget <= 0:
+        return []
+    count = len(link_names)
+    share, extra = divmod(budget, len(peers))
+    pairs = []
+    cursor = 0
+    for number, peer in enumerate(peers):
+        want = min(count, share + (1 if number < extra else 0))
+        for link_index in sorted((cursor + step) % count for step in range(want)):
+            pairs.append((peer, link_names[link_index]))
+        cursor = (cursor + want) % count
+    return pairs
+
+
+def _merge(base, extra):
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def build_network(host, plan, links, **kwargs):
+    """Conf data for ``network { }`` of ``host``; keyword options as in DEFAULTS."""
+    unknown = set(kwargs) - set(DEFAULTS)
+    if unknown:
+        raise TypeError("unknown options: %s" % ", ".join(sorted(unknown)))
+    options = dict(DEFAULTS, **kwargs)
+    version = parse_version(options["version"])
+    if options["strategy"] not in STRATEGIES:
+        raise FabricError("fabric_strategy: %r is not one of %s" % (options["strategy"], ", ".join(STRATEGIES)))
+    if options["edition"] not in EDITIONS:
+        raise FabricError("aerospike_edition: %r is not one of %s" % (options["edition"], ", ".join(EDITIONS)))
+    if not isinstance(plan, dict) or host not in plan:
+        raise FabricError("fabric_cluster_group: host %s is not in the address plan of its cluster" % host)
+    link_names = [link["name"] for link in links]
+    if not link_names:
+        raise FabricError("fabric_links: the cluster has no links")
+    ports = options["fabric_ports"]
+    if not isinstance(ports, list) or not ports:
+        raise FabricError("fabric_ports: must be a non-empty list of ports, got %r" % (ports,))
+    options["fabric_port"] = ports[0]
+    fabric_port = _port(options, "fabric_port")
+    service_port = _port(options, "service_port")
+    heartbeat_port = _port(options, "heartbeat_port")
+    info_port = _port(options, "info_port", allow_none=True)
+    interval = _int(options, "heartbeat_interval", 50, 600000)
+    timeout = _int(options, "heartbeat_timeout", 3, 4294967295)
+    connect = _int(options, "heartbeat_connect_timeout_ms", 50, 4294967295, allow_none=True)
+    if connect is not None and connect * 3 > interval * timeout:
+        raise FabricError("aerospike_heartbeat_connect_timeout_ms: %d is more than aerospike_heartbeat_interval *"
+                          " aerospike_heartbeat_timeout / 3 = %d * %d / 3; the server refuses it"
+                          % (connect, interval, timeout))
+    max_seeds = _int(options, "max_seeds", 0, 1000)
+    if options["edition"] == "community" and max_seeds > COMMUNITY_MAX_SEEDS:
+        raise FabricError("aerospike_heartbeat_max_seeds: %d is more than %d, the Community Edition limit"
+                          " (the server exits); set aerospike_edition: enterprise if you run Enterprise"
+                          % (max_seeds, COMMUNITY_MAX_SEEDS))
+    extra = options["extra"] or {}
+    if not isinstance(extra, dict):
+        raise FabricError("aerospike_network: must be a mapping, got %r" % (extra,))
+
+    own = plan[host]
+    all_addresses = [address for name in link_names for address in own.get(name, [])]
+    if options["strategy"] == "single":
+        fabric_addresses = own.get(link_names[0], [])[:1]
+    else:
+        fabric_addresses = all_addresses
+
+    service = {"address": _strings(options, "service_addresses"), "port": service_port,
+               "access-address": _strings(options, "service_access_addresses"),
+               "alternate-access-address": _strings(options, "service_alternate_access_addresses")}
+    heartbeat = {"mode": "mesh"}
+    # From 8.1 heartbeat binds to the fabric addresses when it has none of its own, and its own
+    # address lines are deprecated; before 8.1 no address means every interface.
+    if version[:2] < FIRST_ADMIN_VERSION or fabric_addresses != all_addresses:
+        heartbeat["address"] = all_addresses
+    heartbeat["port"] = heartbeat_port
+    heartbeat["mesh-seed-address-port"] = [
+        "%s %d" % (plan[peer][name][0], heartbeat_port)
+        for peer, name in mesh_seeds(host, plan, link_names, max_seeds) if plan[peer].get(name)]
+    heartbeat["interval"] = interval
+    heartbeat["timeout"] = timeout
+    if connect is not None:
+        heartbeat["connect-timeout-ms"] = connect
+    fabric = {"address": fabric_addresses, "port": fabric_port}
+    network = {"service": service, "heartbeat": heartbeat, "fabric": fabric}
+    admin_key, other_key = ("admin", "info") if version[:2] >= FIRST_ADMIN_VERSION else ("info", "admin")
+    if info_port is not None:
+        network[admin_key] = {"port": info_port}
+    if extra.get(other_key) is not None:
+        if other_key == "info":
+            why = "network.info is obsolete from 8.1 (the server ignores it); use admin"
+        else:
+            why = "network.admin exists only from 8.1; use info"
+        raise FabricError("aerospike_network.%s: %s (aerospike_version %s)" % (other_key, why, options["version"]))
+    return _merge(network, extra)
