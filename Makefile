@@ -38,7 +38,7 @@ SANITY_PYTHON := 3.11
 #            collection has no PowerShell content for it to check anyway.
 SANITY_SKIP := pslint
 
-.PHONY: test checks deps venv collection lint sanity unit functional integration demo bench clean
+.PHONY: test checks deps venv collection lint sanity unit functional integration demo bench bench-nat clean
 
 test: deps venv
 	@failed=""; \
@@ -91,6 +91,10 @@ demo: deps venv collection
 
 bench: venv collection
 	python benchmarks/plan_speed.py
+
+# Two-node NAT measurement (P1 aggregate, P2 split, P3 connection rate); writes build/reports/nat.json.
+bench-nat: deps venv collection
+	python benchmarks/nat_split.py
 
 clean:
 	rm -rf build

@@ -41,8 +41,8 @@ def podman(*args, **kwargs):
     result = subprocess.run(("podman",) + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             universal_newlines=True, env=podman_env(), check=False, **kwargs)
     if check and result.returncode != 0:
-        raise RuntimeError("podman %s failed (%d): %s%s" % (" ".join(args), result.returncode,
-                                                           result.stdout, result.stderr))
+        raise RuntimeError("podman %s failed (%d): %s%s"
+                           % (" ".join(args), result.returncode, result.stdout, result.stderr))
     return result
 
 
@@ -139,8 +139,8 @@ class PodmanCluster(object):
                                 universal_newlines=True, env=podman_env(), timeout=timeout,
                                 check=False)
         if check and result.returncode != 0:
-            raise RuntimeError("%s: %r failed (%d): %s%s" % (host, command, result.returncode,
-                                                            result.stdout, result.stderr))
+            raise RuntimeError("%s: %r failed (%d): %s%s"
+                               % (host, command, result.returncode, result.stdout, result.stderr))
         return result
 
     def counters(self, host):

@@ -1,0 +1,465 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, clusterfabric.multilink contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Fabric NAT on a host: read the current state, compare, validate, then apply.
+
+No Ansible import: every system access goes through a *host* object with
+
+  which(name) -> path or None      run(argv, data=None) -> (rc, stdout, stderr)
+  read(path) -> text or None       write(path, text, mode)      remove(path)
+  exists(path) -> bool
+
+(the module passes one backed by AnsibleModule, the live tests one backed by podman exec, the
+unit tests a fake). The whole change is computed and validated (``nft -c``,
+``iptables-restore --test``) before anything is touched, so bad input or a ruleset the kernel
+refuses changes nothing; check mode stops there.
+
+Objects owned here, and nothing else is ever flushed, deleted or rewritten:
+- nftables tables ``ip clusterfabric_multilink`` / ``ip6 clusterfabric_multilink``, replaced in
+  one ``nft -f`` transaction (create-then-delete preamble + the new tables);
+- iptables chains ``CFML-*`` in the nat table and one jump each from OUTPUT and POSTROUTING,
+  applied with ``iptables-restore --noflush`` (declaring a chain flushes only that chain);
+- /etc/clusterfabric-multilink/nat.nft, nat.rules, nat6.rules (boot files), the unit
+  clusterfabric-multilink-nat.service and /var/lib/clusterfabric-multilink/nat-state.json.
+
+nftables listings are not a stable text form (set elements come back in hash order), so
+after applying a script its listing is normalised (handles dropped, element lists sorted) and
+its digest recorded in the state file with the script's hash; the tables are in sync when the
+script is the same and the live digest still matches. iptables rules are written exactly as
+iptables-save prints them and compared directly.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import hashlib
+import json
+import re
+
+from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
+from ansible_collections.clusterfabric.multilink.plugins.module_utils import nat_rules
+
+STATE_DIR = "/var/lib/clusterfabric-multilink"
+STATE_FILE = STATE_DIR + "/nat-state.json"
+PERSIST_DIR = "/etc/clusterfabric-multilink"
+NFT_FILE = PERSIST_DIR + "/nat.nft"
+IPT_FILES = {"ipv4": PERSIST_DIR + "/nat.rules", "ipv6": PERSIST_DIR + "/nat6.rules"}
+PERSIST_FILES = (NFT_FILE, IPT_FILES["ipv4"], IPT_FILES["ipv6"])
+UNIT = "clusterfabric-multilink-nat.service"
+UNIT_PATH = "/etc/systemd/system/" + UNIT
+DOCS_URL = "https://github.com/clusterfabric/multilink/blob/main/docs/nat.md"
+
+PACKAGES = {
+    "nft": "nftables",
+    "iptables-save": "iptables", "iptables-restore": "iptables",
+    "ip6tables-save": "iptables", "ip6tables-restore": "iptables",
+    "iptables": "iptables", "ip6tables": "iptables",
+    "systemctl": "systemd",
+}
+IPT_COMMAND = {"ipv4": "iptables", "ipv6": "ip6tables"}
+IPT_TOOLS = {"ipv4": ("iptables-save", "iptables-restore"),
+             "ipv6": ("ip6tables-save", "ip6tables-restore")}
+BACKENDS = ("nftables", "iptables")
+_PROBABILITY_RE = re.compile(r"--probability ([0-9.]+)")
+
+
+def sha256(text):
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Tools(object):
+    """Binaries on the host, looked up once; need() names the Debian package when missing.
+
+    In check mode a missing tool is a warning instead (a play may install the package in an
+    earlier task that check mode only pretends to run): the host is then taken to have none of
+    the module's rules of that backend, and the new ruleset is not validated."""
+
+    def __init__(self, host, check_mode=False):
+        self.host = host
+        self.check_mode = check_mode
+        self.warnings = []
+        self._paths = {}
+
+    def find(self, name):
+        if name not in self._paths:
+            self._paths[name] = self.host.which(name)
+        return self._paths[name]
+
+    def need(self, name, why):
+        path = self.find(name)
+        if not path:
+            package = PACKAGES[name]
+            message = ("%s: the %s command is missing on this host; install the Debian package %s "
+                       "(apt-get install %s), or the same package of your distribution"
+                       % (why, name, package, package))
+            if not self.check_mode:
+                raise FabricError(message)
+            warning = message + " (check mode: assuming none of the module's rules exist there; " \
+                                "the new rules were not validated)"
+            if warning not in self.warnings:
+                self.warnings.append(warning)
+        return path
+
+    def path(self, name, why):
+        """The command's path for a unit file; in check mode the usual one when it is missing."""
+        return self.need(name, why) or "/usr/sbin/" + name
+
+    def run(self, argv, data=None, what=None):
+        rc, out, err = self.host.run(argv, data=data)
+        if rc != 0:
+            raise FabricError("%s failed (rc %d): %s"
+                              % (what or " ".join(argv), rc, (err or out or "").strip()))
+        return out
+
+
+# ---------------------------------------------------------------------------- nftables
+def _strip(value):
+    if isinstance(value, dict):
+        return dict((key, _strip(item) if key not in ("elem", "set") or not isinstance(item, list)
+                     else sorted((_strip(x) for x in item), key=lambda x: json.dumps(x, sort_keys=True)))
+                    for key, item in value.items() if key != "handle")
+    if isinstance(value, list):
+        return [_strip(item) for item in value]
+    return value
+
+
+def normalise_nft_json(text):
+    """Canonical form of an ``nft -j list table`` answer: no handles, element lists sorted."""
+    document = json.loads(text)
+    items = [item for item in document.get("nftables", []) if "metainfo" not in item]
+    return json.dumps(_strip(items), sort_keys=True)
+
+
+def _list_table(tools, family):
+    return tools.run([tools.find("nft"), "list", "table", family, nat_rules.TABLE],
+                     what="nft list table %s %s" % (family, nat_rules.TABLE))
+
+
+def read_nft(tools):
+    """{'families': [nft family, ...], 'digest': str} of our tables."""
+    nft = tools.find("nft")
+    out = tools.run([nft, "list", "tables"], what="nft list tables")
+    families = sorted(fields[1] for fields in (line.split() for line in out.splitlines())
+                      if len(fields) == 3 and fields[0] == "table" and fields[2] == nat_rules.TABLE)
+    canonical = []
+    for family in families:
+        rc, text, dummy = tools.host.run([nft, "-j", "list", "table", family, nat_rules.TABLE])
+        try:
+            if rc != 0:
+                raise ValueError(rc)
+            canonical.append(normalise_nft_json(text))
+        except ValueError:  # nft without JSON support: the plain listing
+            canonical.append(_list_table(tools, family))
+    return {"families": families, "digest": sha256("\n".join(canonical))}
+
+
+def read_state(host):
+    text = host.read(STATE_FILE)
+    if not text:
+        return {}
+    try:
+        state = json.loads(text)
+    except ValueError:
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+# ---------------------------------------------------------------------------- iptables
+def _normalise_rule(line):
+    return _PROBABILITY_RE.sub(lambda m: "--probability %.6f" % float(m.group(1)), line)
+
+
+def parse_iptables_save(text):
+    """Our chains and the jumps to them from an ``iptables-save -t nat`` text."""
+    chains = {}
+    jumps = {"OUTPUT": 0, "POSTROUTING": 0}
+    for line in text.splitlines():
+        if line.startswith(":"):
+            name = line[1:].split()[0]
+            if name.startswith(nat_rules.IPT_PREFIX):
+                chains.setdefault(name, [])
+        elif line.startswith("-A "):
+            chain = line.split()[1]
+            if chain.startswith(nat_rules.IPT_PREFIX):
+                chains.setdefault(chain, []).append(line.strip())
+            elif chain in jumps and line.strip() == "-A %s -j %s%s" % (
+                    chain, nat_rules.IPT_PREFIX, chain):
+                jumps[chain] += 1
+    return {"chains": chains, "jumps": jumps}
+
+
+def iptables_text(state):
+    """Comparable text of our objects: chains in name order, then the jumps."""
+    lines = []
+    for name in sorted(state["chains"]):
+        lines.append(":%s" % name)
+        lines += [_normalise_rule(line) for line in state["chains"][name]]
+    for chain in ("OUTPUT", "POSTROUTING"):
+        lines += ["-A %s -j %s%s" % (chain, nat_rules.IPT_PREFIX, chain)] * state["jumps"][chain]
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def read_iptables(tools, family):
+    save = tools.find(IPT_TOOLS[family][0])
+    if not save:
+        return None
+    rc, out, dummy = tools.host.run([save, "-t", "nat"])
+    if rc != 0 and not out.strip():
+        out = ""  # no nat table loaded at all (legacy iptables): nothing of ours
+    elif rc != 0:
+        raise FabricError("%s -t nat failed (rc %d)" % (save, rc))
+    return parse_iptables_save(out)
+
+
+def iptables_restore_input(live, wanted):
+    """--noflush input turning ``live`` (parsed) into ``wanted`` ({chain: rules})."""
+    lines = ["*nat"]
+    lines += [":%s - [0:0]" % chain for chain in wanted]
+    for body in wanted.values():
+        lines += body
+    for chain in ("OUTPUT", "POSTROUTING"):
+        target = nat_rules.IPT_PREFIX + chain
+        count = live["jumps"][chain]
+        keep = 1 if wanted else 0
+        lines += ["-D %s -j %s" % (chain, target)] * max(0, count - keep)
+        if keep and not count:
+            lines.append("-I %s 1 -j %s" % (chain, target))
+    stale = sorted(set(live["chains"]) - set(wanted))
+    lines += ["-F %s" % chain for chain in stale]
+    lines += ["-X %s" % chain for chain in stale]
+    lines.append("COMMIT")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------- systemd unit
+def unit_text(backend, tools, families):
+    lines = [
+        "# clusterfabric.multilink fabric_nat: load this node's fabric NAT rules at boot.",
+        "# Generated file; changes are overwritten.",
+        "[Unit]",
+        "Description=clusterfabric.multilink fabric NAT rules (%s)" % backend,
+        "Documentation=%s" % DOCS_URL,
+        "DefaultDependencies=no",
+        "Wants=network-pre.target",
+        "Before=network-pre.target shutdown.target",
+        # A full-ruleset loader (nftables.service flushes the ruleset, netfilter-persistent
+        # restores whole tables) must run first; when it is restarted, so are we.
+        "After=local-fs.target nftables.service netfilter-persistent.service",
+        "PartOf=nftables.service netfilter-persistent.service",
+        "Conflicts=shutdown.target",
+        "",
+        "[Service]",
+        "Type=oneshot",
+        "RemainAfterExit=yes",
+    ]
+    if backend == "nftables":
+        lines.append("ExecStart=%s -f %s" % (tools.path("nft", "persist"), NFT_FILE))
+    else:
+        for family in families:
+            binary = tools.path(IPT_COMMAND[family], "persist")
+            # Remove a jump left from an earlier start, so there is always exactly one.
+            for chain in ("OUTPUT", "POSTROUTING"):
+                lines.append("ExecStartPre=-%s -w -t nat -D %s -j %s%s"
+                             % (binary, chain, nat_rules.IPT_PREFIX, chain))
+            restore = tools.path(IPT_TOOLS[family][1], "persist")
+            lines.append("ExecStart=%s -w --noflush %s" % (restore, IPT_FILES[family]))
+    lines += ["", "[Install]",
+              "WantedBy=sysinit.target nftables.service netfilter-persistent.service", ""]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- the change
+class Change(object):
+    """Diffs, validations and actions collected first, run only when everything validated."""
+
+    def __init__(self):
+        self.diff = []
+        self.validations = []
+        self.actions = []
+
+    def add(self, header, before, after, actions, validations=()):
+        if before != after:
+            self.diff.append({"before_header": header, "after_header": header,
+                              "before": before, "after": after})
+        self.validations += list(validations)
+        self.actions += list(actions)
+
+    @property
+    def changed(self):
+        return bool(self.actions)
+
+
+def _nft_changes(change, tools, model):
+    """Our nft tables to the script of ``model`` (None: remove them)."""
+    nft_path = tools.find("nft")
+    if model is None and not nft_path:
+        if tools.host.exists(STATE_FILE):
+            change.add(STATE_FILE, "(fabric_nat state file)\n", "",
+                       [lambda: tools.host.remove(STATE_FILE)])
+        return None
+    if model is not None:
+        nft_path = tools.need("nft", "backend nftables")
+    if nft_path:
+        live = read_nft(tools)
+    else:  # check mode without nft
+        live = {"families": [], "digest": sha256("")}
+    state = read_state(tools.host)
+    if model is None:
+        script = nat_rules.nft_remove_script()
+        wanted = []
+    else:
+        script = nat_rules.render_nft(model)
+        wanted = sorted(dict(nat_rules.NFT_FAMILIES)[family] for family in model["families"])
+    recorded = state.get("backend") == "nftables" and state.get("digest") == live["digest"]
+    in_sync = live["families"] == wanted and (
+        not wanted or (recorded and state.get("script_sha256") == sha256(script)))
+    if in_sync:
+        if model is None and tools.host.exists(STATE_FILE):
+            change.add(STATE_FILE, "(fabric_nat state file)\n", "",
+                       [lambda: tools.host.remove(STATE_FILE)])
+        return script
+    if not live["families"]:
+        before = ""
+    elif recorded and state.get("script"):
+        before = state["script"]
+    else:
+        before = "# live tables (not as last applied by fabric_nat)\n" + "".join(
+            _list_table(tools, family) for family in live["families"])
+    after = script if wanted else ""
+
+    def apply_script():
+        tools.run([nft_path, "-f", "/dev/stdin"], data=script, what="nft -f (apply)")
+        if wanted:
+            now = read_nft(tools)
+            tools.host.write(STATE_FILE, json.dumps({
+                "backend": "nftables", "script_sha256": sha256(script),
+                "digest": now["digest"], "script": script}, indent=1, sort_keys=True) + "\n", 0o600)
+        elif tools.host.exists(STATE_FILE):
+            tools.host.remove(STATE_FILE)
+
+    def validate():
+        tools.run([nft_path, "-c", "-f", "/dev/stdin"], data=script,
+                  what="nft -c (validation of the new ruleset; nothing was changed)")
+
+    change.add("nftables tables %s (live)" % nat_rules.TABLE, before, after, [apply_script],
+               [validate] if nft_path else [])
+    return script
+
+
+def _iptables_changes(change, tools, model):
+    """Our iptables chains per family to ``model`` (None: remove them)."""
+    texts = {}
+    for family in ("ipv4", "ipv6"):
+        wanted = nat_rules.iptables_chains(model, family) if model is not None else {}
+        if wanted or (model is not None and family == "ipv4"):
+            for name in IPT_TOOLS[family]:
+                tools.need(name, "backend iptables")
+        live = read_iptables(tools, family)
+        if wanted:
+            texts[family] = nat_rules.render_iptables(model, family)
+        if live is None and wanted:  # check mode without iptables-save
+            live = parse_iptables_save("")
+        if live is None:
+            continue
+        target = {"chains": wanted,
+                  "jumps": dict((chain, 1 if wanted else 0) for chain in ("OUTPUT", "POSTROUTING"))}
+        before, after = iptables_text(live), iptables_text(target)
+        if before == after:
+            continue
+        data = iptables_restore_input(live, wanted)
+        restore = tools.find(IPT_TOOLS[family][1])
+        name = IPT_TOOLS[family][1]
+
+        def apply_restore(restore=restore, data=data, name=name):
+            tools.run([restore, "-w", "--noflush"], data=data, what="%s --noflush" % name)
+
+        def validate(restore=restore, data=data, name=name):
+            tools.run([restore, "-w", "--test", "--noflush"], data=data,
+                      what="%s --test (validation of the new rules; nothing was changed)" % name)
+
+        header = "%s nat chains %s* (live)" % (
+            "iptables" if family == "ipv4" else "ip6tables", nat_rules.IPT_PREFIX)
+        change.add(header, before, after, [apply_restore], [validate] if restore else [])
+    return texts
+
+
+def _persist_changes(change, tools, files, backend, families):
+    """Boot files + unit: ``files`` {path: text} wanted (None: remove everything)."""
+    host = tools.host
+    wanted = files or {}
+    unit = unit_text(backend, tools, families) if files is not None else None
+    booted = host.exists("/run/systemd/system")
+    current_unit = host.read(UNIT_PATH)
+    systemctl = tools.find("systemctl")
+    if unit is not None:
+        systemctl = tools.need("systemctl", "persist (a systemd unit loads the rules at boot)")
+    enabled = False
+    if systemctl and current_unit is not None:
+        rc, out, dummy = host.run([systemctl, "is-enabled", UNIT])
+        enabled = out.strip() == "enabled"
+
+    # Removing: disable first, then files, then reload systemd.
+    if unit is None and current_unit is not None:
+        def disable():
+            if systemctl:
+                host.run([systemctl, "stop", UNIT])
+                if enabled:
+                    tools.run([systemctl, "disable", UNIT], what="systemctl disable %s" % UNIT)
+        change.add("%s enabled" % UNIT, "enabled: %s\n" % ("yes" if enabled else "no"),
+                   "enabled: no\n", [disable])
+    for path in PERSIST_FILES:
+        current, text = host.read(path), wanted.get(path)
+        if current == text:
+            continue
+        action = (lambda path=path, text=text: host.write(path, text, 0o644)) if text is not None \
+            else (lambda path=path: host.remove(path))
+        change.add(path, current or "", text or "", [action])
+    if current_unit != unit:
+        action = (lambda: host.write(UNIT_PATH, unit, 0o644)) if unit is not None \
+            else (lambda: host.remove(UNIT_PATH))
+        actions = [action]
+        if booted and systemctl:
+            actions.append(lambda: tools.run([systemctl, "daemon-reload"],
+                                             what="systemctl daemon-reload"))
+        change.add(UNIT_PATH, current_unit or "", unit or "", actions)
+    if unit is not None and not enabled:
+        change.add("%s enabled" % UNIT, "enabled: no\n", "enabled: yes\n",
+                   [lambda: tools.run([systemctl, "enable", UNIT], what="systemctl enable %s" % UNIT)])
+
+
+def converge(host, model, backend="nftables", persist=True, check_mode=False):
+    """Bring the host to ``model`` (None: remove every object of the module).
+
+    Returns {'changed', 'diff', 'ruleset', 'ruleset6', 'warnings'}; raises FabricError before
+    touching anything when a tool is missing or the new ruleset does not validate."""
+    if backend not in BACKENDS:
+        raise FabricError("backend %r must be one of %s" % (backend, ", ".join(BACKENDS)))
+    tools = Tools(host, check_mode)
+    change = Change()
+    ruleset = ruleset6 = ""
+    files = None
+    if model is None:
+        _nft_changes(change, tools, None)
+        _iptables_changes(change, tools, None)
+    elif backend == "nftables":
+        ruleset = _nft_changes(change, tools, model)
+        _iptables_changes(change, tools, None)
+        files = {NFT_FILE: ruleset}
+    else:
+        texts = _iptables_changes(change, tools, model)
+        _nft_changes(change, tools, None)
+        ruleset, ruleset6 = texts.get("ipv4", ""), texts.get("ipv6", "")
+        # Nothing to steer (one link per family): nothing to load at boot either.
+        files = dict((IPT_FILES[family], text) for family, text in texts.items()) or None
+    _persist_changes(change, tools, files if persist else None, backend,
+                     [family for family in ("ipv4", "ipv6") if IPT_FILES[family] in (files or {})])
+    for validate in change.validations:
+        validate()
+    if not check_mode and change.actions:
+        for action in change.actions:
+            action()
+        # Directories the module created go when they are empty (other roles share them).
+        for directory in (PERSIST_DIR, STATE_DIR):
+            host.run(["rmdir", "--ignore-fail-on-non-empty", directory])  # fails when missing: fine
+    return {"changed": change.changed, "diff": change.diff, "ruleset": ruleset,
+            "ruleset6": ruleset6, "warnings": tools.warnings}

@@ -1,0 +1,439 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, clusterfabric.multilink contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Fabric NAT rules: plan + this node's links -> structured rules, nft script, iptables input.
+
+Pure computation, no Ansible import and no system access, so it is unit-tested directly.
+
+Model. For each peer (every other host of the plan), each TCP port and each address family,
+the peer's addresses on the node's links form *targets* (link, address, weight). Weights expand
+into *lanes*: a peer with targets A (weight 2) and B (weight 1) has the rotation A, B, A, and new
+connection i to that peer and port goes to lane i mod 3. Connections to the *matched*
+addresses (all of the peer's fabric addresses with spread=all, only its primary-link addresses
+with spread=primary) are DNATed to the lane's address in the output hook; a connection that
+then leaves on link L is SNATed (postrouting, on L's device) to this node's address on L, so
+the peer answers on the same link even under strict rp_filter.
+
+nftables: one table per family (``ip`` / ``ip6``) named clusterfabric_multilink. A verdict map
+keyed on ``daddr . dport`` sends each matched connection to its peer's own small chain (one
+``numgen`` rule, i.e. one counter per peer and port, so rotation is exact per peer however
+connections to different peers interleave); the lookup is O(1) in the cluster size.
+
+iptables: chains CFML-OUTPUT and CFML-POSTROUTING in the nat table (jumped once from OUTPUT and
+POSTROUTING), one chain per peer and port with a cascade of ``statistic`` rules
+(nth: --every T-k --packet 0 for lane k, which is exact; random: probability 1/(T-k)).
+Rule lines are written exactly as iptables-save prints them, so the live state compares
+directly.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import hashlib
+import ipaddress
+import re
+
+from collections.abc import Mapping
+
+from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
+
+TABLE = "clusterfabric_multilink"
+NFT_FAMILIES = (("ipv4", "ip"), ("ipv6", "ip6"))
+IPT_PREFIX = "CFML-"
+IPT_OUTPUT = IPT_PREFIX + "OUTPUT"
+IPT_POSTROUTING = IPT_PREFIX + "POSTROUTING"
+IPT_CHAIN_MAX = 28
+MODES = ("nth", "random")
+SPREADS = ("all", "primary")
+DEFAULT_PORTS = (3001,)
+MAX_WEIGHT = 1000
+
+LINK_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,14}")
+# Interface names: what the kernel allows minus everything that could end a quoted nft
+# string or an iptables argument (quotes, spaces, newlines, braces, semicolons, '/', '#').
+# A trailing '+' is an iptables wildcard (every interface starting with the rest), so no.
+DEVICE_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:@+-]{0,14}")
+SAFE_HOST_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,15}")
+DECIMAL_RE = re.compile(r"[0-9]+")
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _as_int(value):
+    """int, or a decimal string as an int (templated values arrive as strings); else None."""
+    if _is_int(value):
+        return value
+    if isinstance(value, str) and DECIMAL_RE.fullmatch(value.strip()):
+        return int(value.strip())
+    return None
+
+
+def family_of(address):
+    return "ipv4" if address.version == 4 else "ipv6"
+
+
+# ---------------------------------------------------------------------------- validation
+def validate_plan(plan):
+    """{host: {link: [ip_address, ...]}} with every address parsed; reject anything else."""
+    if not isinstance(plan, Mapping) or not plan:
+        raise FabricError("plan must be the non-empty mapping returned by fabric_addresses "
+                          "({host: {link: [address, ...]}}), got %r" % (plan,))
+    parsed = {}
+    owner = {}
+    link_family = {}
+    for host, links in plan.items():
+        if not isinstance(host, str) or not host or "\n" in host:
+            raise FabricError("plan: host name %r is not a non-empty single-line string" % (host,))
+        if not isinstance(links, Mapping):
+            raise FabricError("plan: host %s must map link names to address lists, got %r"
+                              % (host, links))
+        parsed[host] = {}
+        for link, addresses in links.items():
+            if not isinstance(link, str) or not LINK_NAME_RE.fullmatch(link):
+                raise FabricError("plan: host %s: link name %r must match ^[a-z][a-z0-9_]{0,14}$"
+                                  % (host, link))
+            if isinstance(addresses, str):
+                addresses = [addresses]
+            if not isinstance(addresses, (list, tuple)):
+                raise FabricError("plan: host %s link %s: expected a list of addresses, got %r"
+                                  % (host, link, addresses))
+            values = []
+            for text in addresses:
+                try:
+                    if not isinstance(text, str):
+                        raise ValueError(text)
+                    address = ipaddress.ip_address(text.strip())
+                except ValueError:
+                    raise FabricError("plan: host %s link %s: %r is not an IP address"
+                                      % (host, link, text))
+                family = family_of(address)
+                if link_family.setdefault(link, (family, host))[0] != family:
+                    raise FabricError(
+                        "plan: link %s has %s addresses (host %s) and %s addresses (host %s); "
+                        "one link carries one address family"
+                        % (link, link_family[link][0], link_family[link][1], family, host))
+                if address in owner and owner[address] != (host, link):
+                    raise FabricError("plan: address %s is used twice (host %s link %s and host "
+                                      "%s link %s)" % (address, owner[address][0],
+                                                       owner[address][1], host, link))
+                owner[address] = (host, link)
+                values.append(address)
+            parsed[host][link] = values
+    return parsed
+
+
+def validate_links(links):
+    """[(name, device)] from the links option; every entry needs a name and a safe device."""
+    if isinstance(links, (str, bytes, Mapping)) or not isinstance(links, (list, tuple)) or not links:
+        raise FabricError("links must be a non-empty list of mappings with name and device, got %r"
+                          % (links,))
+    out = []
+    seen = set()
+    for index, spec in enumerate(links):
+        where = "links[%d]" % index
+        if not isinstance(spec, Mapping):
+            raise FabricError("%s must be a mapping with name and device, got %r" % (where, spec))
+        name = spec.get("name")
+        if not isinstance(name, str) or not LINK_NAME_RE.fullmatch(name):
+            raise FabricError("%s: link name %r must match ^[a-z][a-z0-9_]{0,14}$" % (where, name))
+        where = "link %s" % name
+        if name in seen:
+            raise FabricError("%s is listed twice in links" % where)
+        seen.add(name)
+        device = spec.get("device")
+        if device is None or device == "":
+            raise FabricError("%s has no device; set device to the local interface of that "
+                              "link (e.g. eth1 or bond0)" % where)
+        if not isinstance(device, str) or not DEVICE_RE.fullmatch(device) or device.endswith("+"):
+            raise FabricError(
+                "%s: device %r is not a safe interface name; use 1 to 15 characters from "
+                "A-Z a-z 0-9 _ . : @ + - (starting with a letter, digit or _, not ending in +), "
+                "no spaces, quotes, braces, semicolons or newlines" % (where, device))
+        out.append((name, device))
+    return out
+
+
+def validate_ports(ports):
+    if ports is None:
+        ports = list(DEFAULT_PORTS)
+    if isinstance(ports, (str, int)) and not isinstance(ports, bool):
+        ports = [ports]
+    if not isinstance(ports, (list, tuple)) or not ports:
+        raise FabricError("ports must be a non-empty list of TCP ports, got %r" % (ports,))
+    out = []
+    for port in ports:
+        value = _as_int(port)
+        if value is None or not 1 <= value <= 65535:
+            raise FabricError("ports: %r is not a TCP port (an integer from 1 to 65535)" % (port,))
+        if value not in out:
+            out.append(value)
+    return out
+
+
+def validate_weights(weights, link_names):
+    out = dict((name, 1) for name in link_names)
+    if weights is None:
+        return out
+    if not isinstance(weights, Mapping):
+        raise FabricError("weights must be a mapping of link name to a positive integer, got %r"
+                          % (weights,))
+    for link, weight in weights.items():
+        if link not in out:
+            raise FabricError("weights: link %r is not one of the links (%s)"
+                              % (link, ", ".join(link_names)))
+        value = _as_int(weight)
+        if value is None or value < 1 or value > MAX_WEIGHT:
+            raise FabricError("weights: link %s has weight %r; weights are integers from 1 to %d"
+                              % (link, weight, MAX_WEIGHT))
+        out[link] = value
+    return out
+
+
+# ---------------------------------------------------------------------------- model
+def rotation(targets):
+    """Smooth weighted round robin over [(key, weight)]: the lane order, len = sum of weights.
+
+    Equal weights give plain alternation; weights 2 and 1 give A B A (never A A B), so even a
+    short burst of connections is split close to the weights."""
+    total = sum(weight for dummy, weight in targets)
+    current = [0] * len(targets)
+    order = []
+    for dummy in range(total):
+        for index, (dummy, weight) in enumerate(targets):
+            current[index] += weight
+        best = max(range(len(targets)), key=lambda i: (current[i], -i))
+        current[best] -= total
+        order.append(best)
+    return order
+
+
+def _short_names(hosts):
+    """host -> name usable in nft and iptables chain names (readable when safe, else a hash)."""
+    names = {}
+    for host in hosts:
+        if SAFE_HOST_RE.fullmatch(host):
+            names[host] = host
+        else:
+            names[host] = "h" + hashlib.sha1(host.encode("utf-8")).hexdigest()[:10]
+    seen = {}
+    for host, name in sorted(names.items()):
+        if name in seen:
+            raise FabricError("plan: hosts %s and %s would share the rule chain name %s; rename "
+                              "one of them" % (seen[name], host, name))
+        seen[name] = host
+    return names
+
+
+def build(plan, node, links, ports=None, primary_link=None, mode="nth", weights=None,
+          spread="all"):
+    """Validate everything and return the structured rules (the module's ``rules``)."""
+    parsed = validate_plan(plan)
+    if not isinstance(node, str) or node not in parsed:
+        raise FabricError("node %r is not a host of the plan (hosts: %s)"
+                          % (node, ", ".join(sorted(parsed)) if len(parsed) <= 20
+                             else "%d hosts" % len(parsed)))
+    link_list = validate_links(links)
+    names = [name for name, dummy in link_list]
+    ports = validate_ports(ports)
+    weight_of = validate_weights(weights, names)
+    if mode not in MODES:
+        raise FabricError("mode %r must be one of %s" % (mode, ", ".join(MODES)))
+    if spread not in SPREADS:
+        raise FabricError("spread %r must be one of %s" % (spread, ", ".join(SPREADS)))
+    if primary_link in (None, ""):
+        primary_link = names[0]
+    if primary_link not in names:
+        raise FabricError("primary_link %r is not one of the links (%s)"
+                          % (primary_link, ", ".join(names)))
+
+    own = parsed[node]
+    link_info = []
+    for name, device in link_list:
+        addresses = own.get(name)
+        if not addresses:
+            raise FabricError("plan: node %s has no address on link %s" % (node, name))
+        link_info.append({
+            "name": name, "device": device, "family": family_of(addresses[0]),
+            "source": str(addresses[0]), "own_addresses": [str(a) for a in addresses],
+            "weight": weight_of[name],
+        })
+    peers = [host for host in parsed if host != node]
+    short = _short_names(peers)
+    peer_rules = []
+    used_links = set()
+    for host in peers:
+        theirs = parsed[host]
+        for name in names:
+            if not theirs.get(name):
+                raise FabricError("plan: peer %s has no address on link %s" % (host, name))
+        for family, dummy in NFT_FAMILIES:
+            targets = [(info["name"], address, info["weight"])
+                       for info in link_info if info["family"] == family
+                       for address in theirs[info["name"]]]
+            if len(targets) < 2:
+                continue  # one address of this family: nothing to spread
+            matched = [str(a) for info in link_info if info["family"] == family
+                       and (spread == "all" or info["name"] == primary_link)
+                       for a in theirs[info["name"]]]
+            if not matched:
+                continue
+            order = rotation([(t[1], t[2]) for t in targets])
+            for port in ports:
+                peer_rules.append({
+                    "peer": host, "family": family, "port": port,
+                    "chain": "peer_%s_%d" % (short[host], port),
+                    "iptables_chain": "%s%s-%d" % (IPT_PREFIX, short[host], port),
+                    "match": matched,
+                    "total_weight": len(order),
+                    "targets": [{"link": t[0], "address": str(t[1]), "weight": t[2]}
+                                for t in targets],
+                    "lanes": [{"lane": i, "link": targets[k][0], "address": str(targets[k][1])}
+                              for i, k in enumerate(order)],
+                })
+            used_links.update(t[0] for t in targets)
+    snat = [{"link": info["name"], "device": info["device"], "family": info["family"],
+             "source": info["source"], "own_addresses": info["own_addresses"], "ports": ports}
+            for info in link_info if info["name"] in used_links]
+    return {
+        "node": node, "mode": mode, "spread": spread, "ports": ports,
+        "primary_link": primary_link, "links": link_info, "peers": peer_rules, "snat": snat,
+        "families": [family for family, dummy in NFT_FAMILIES
+                     if any(rule["family"] == family for rule in peer_rules)],
+    }
+
+
+# ---------------------------------------------------------------------------- nftables
+def _header(model, backend):
+    return ["# clusterfabric.multilink fabric_nat: node %s, backend %s, mode %s, spread %s."
+            % (model["node"], backend, model["mode"], model["spread"]),
+            "# Generated file; changes are overwritten. See docs/nat.md of the collection."]
+
+
+def nft_preamble():
+    """Create-then-delete each table: the delete never fails, and all of it is one transaction."""
+    lines = []
+    for dummy, nft_family in NFT_FAMILIES:
+        lines += ["table %s %s" % (nft_family, TABLE), "delete table %s %s" % (nft_family, TABLE)]
+    return lines
+
+
+def render_nft(model):
+    """The whole nft script: drop both of our tables and define the wanted ones, atomically."""
+    lines = _header(model, "nftables") + nft_preamble()
+    for family, nft_family in NFT_FAMILIES:
+        rules = [rule for rule in model["peers"] if rule["family"] == family]
+        if not rules:
+            continue
+        addr_type = "ipv4_addr" if family == "ipv4" else "ipv6_addr"
+        daddr = "ip daddr" if family == "ipv4" else "ip6 daddr"
+        saddr = "ip saddr" if family == "ipv4" else "ip6 saddr"
+        lines += ["table %s %s {" % (nft_family, TABLE),
+                  "\tmap steer {",
+                  "\t\ttype %s . inet_service : verdict" % addr_type]
+        elements = ["%s . %d : goto %s" % (address, rule["port"], rule["chain"])
+                    for rule in rules for address in rule["match"]]
+        lines.append("\t\telements = {")
+        lines += ["\t\t\t%s%s" % (element, "," if i < len(elements) - 1 else "")
+                  for i, element in enumerate(elements)]
+        lines += ["\t\t}", "\t}", "",
+                  "\tchain output {",
+                  "\t\ttype nat hook output priority -100; policy accept;",
+                  "\t\t%s . tcp dport vmap @steer" % daddr,
+                  "\t}"]
+        for rule in rules:
+            generator = "numgen %s mod %d" % ("inc" if model["mode"] == "nth" else "random",
+                                              rule["total_weight"])
+            lanes = ", ".join("%d : %s" % (lane["lane"], lane["address"]) for lane in rule["lanes"])
+            lines += ["", "\tchain %s {" % rule["chain"],
+                      "\t\tdnat to %s map { %s }" % (generator, lanes),
+                      "\t}"]
+        lines += ["", "\tchain postrouting {",
+                  "\t\ttype nat hook postrouting priority 100; policy accept;"]
+        for entry in model["snat"]:
+            if entry["family"] != family:
+                continue
+            lines.append('\t\toifname "%s" tcp dport { %s } ct status dnat %s != { %s } snat to %s'
+                         % (entry["device"], ", ".join(str(p) for p in entry["ports"]), saddr,
+                            ", ".join(entry["own_addresses"]), entry["source"]))
+        lines += ["\t}", "}"]
+    return "\n".join(lines) + "\n"
+
+
+def nft_remove_script():
+    return "\n".join(["# clusterfabric.multilink fabric_nat: remove the node's tables."]
+                     + nft_preamble()) + "\n"
+
+
+# ---------------------------------------------------------------------------- iptables
+def _host_prefix(address):
+    return "%s/%d" % (address, 32 if ipaddress.ip_address(address).version == 4 else 128)
+
+
+def probability(remaining):
+    return "%.11f" % (1.0 / remaining)
+
+
+def iptables_chains(model, family):
+    """{chain: [rule line, ...]} in iptables-save form, our chains only, in creation order."""
+    chains = {IPT_OUTPUT: [], IPT_POSTROUTING: []}
+    rules = [rule for rule in model["peers"] if rule["family"] == family]
+    if not rules:
+        return {}
+    for rule in rules:
+        if len(rule["iptables_chain"]) > IPT_CHAIN_MAX:
+            raise FabricError("port %d: iptables chain name %s is longer than %d characters"
+                              % (rule["port"], rule["iptables_chain"], IPT_CHAIN_MAX))
+        for address in rule["match"]:
+            chains[IPT_OUTPUT].append("-A %s -d %s -p tcp -m tcp --dport %d -j %s"
+                                      % (IPT_OUTPUT, _host_prefix(address), rule["port"],
+                                         rule["iptables_chain"]))
+        body = []
+        total = len(rule["lanes"])
+        for lane in rule["lanes"]:
+            remaining = total - lane["lane"]
+            jump = "-j DNAT --to-destination %s" % lane["address"]
+            if remaining == 1:
+                body.append("-A %s %s" % (rule["iptables_chain"], jump))
+            elif model["mode"] == "nth":
+                body.append("-A %s -m statistic --mode nth --every %d --packet 0 %s"
+                            % (rule["iptables_chain"], remaining, jump))
+            else:
+                body.append("-A %s -m statistic --mode random --probability %s %s"
+                            % (rule["iptables_chain"], probability(remaining), jump))
+        chains[rule["iptables_chain"]] = body
+    for entry in model["snat"]:
+        if entry["family"] != family:
+            continue
+        for port in entry["ports"]:
+            match = "-o %s -p tcp -m tcp --dport %d" % (entry["device"], port)
+            if len(entry["own_addresses"]) == 1:
+                chains[IPT_POSTROUTING].append(
+                    "-A %s ! -s %s %s -m conntrack --ctstate DNAT -j SNAT --to-source %s"
+                    % (IPT_POSTROUTING, _host_prefix(entry["source"]), match, entry["source"]))
+            else:
+                chains[IPT_POSTROUTING] += [
+                    "-A %s -s %s %s -j RETURN" % (IPT_POSTROUTING, _host_prefix(address), match)
+                    for address in entry["own_addresses"]]
+                chains[IPT_POSTROUTING].append(
+                    "-A %s %s -m conntrack --ctstate DNAT -j SNAT --to-source %s"
+                    % (IPT_POSTROUTING, match, entry["source"]))
+    return chains
+
+
+def render_iptables(model, family):
+    """iptables-restore --noflush input that (re)creates our chains and jumps (boot file form).
+
+    Declaring a chain flushes it; the jumps are inserted first in OUTPUT and POSTROUTING
+    (the unit deletes an existing jump first, so there is always exactly one)."""
+    chains = iptables_chains(model, family)
+    if not chains:
+        return ""
+    lines = _header(model, "iptables") + ["*nat"]
+    lines += [":%s - [0:0]" % chain for chain in chains]
+    for body in chains.values():
+        lines += body
+    lines += ["-I OUTPUT 1 -j %s" % IPT_OUTPUT, "-I POSTROUTING 1 -j %s" % IPT_POSTROUTING,
+              "COMMIT"]
+    return "\n".join(lines) + "\n"

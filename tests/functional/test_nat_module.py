@@ -1,0 +1,131 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""fabric_nat and the nat role through real ansible-playbook / ansible-doc runs.
+
+Everything here runs on the controller with apply=false or fails before the module touches
+anything, so the machine running the tests is never changed; the live behaviour is in
+tests/integration/test_nat_live.py."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.dirname(sys.executable)
+
+INVENTORY = {"all": {"children": {"fab": {
+    "hosts": {"db1": {"fabric_node_id": 1}, "db2": {"fabric_node_id": 2}, "db3": {"fabric_node_id": 3}},
+    "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+             "fabric_cluster_group": "fab", "fabric_ports": [3001, 3002],
+             "fabric_links": [{"name": "fab0", "subnet": "198.18.0.0/24", "device": "eth0"},
+                              {"name": "fab1", "subnet": "198.18.1.0/24", "device": "eth1"}]}}}}}
+
+PLAN = ("{{ dict(groups['fab'] | zip(groups['fab'] | map('extract', hostvars, 'fabric_node_id')))"
+        " | clusterfabric.multilink.fabric_addresses(fabric_links) }}")
+
+
+def ansible(tool, *args):
+    env = dict(os.environ,
+               ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "build", "collections"),
+               ANSIBLE_NOCOLOR="1",
+               ANSIBLE_LOCALHOST_WARNING="0",
+               ANSIBLE_RETRY_FILES_ENABLED="0")
+    return subprocess.run([os.path.join(BIN, tool)] + list(args), cwd=ROOT, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True, timeout=300, check=False)
+
+
+def playbook(tmp_path, tasks, hosts="db1"):
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text(json.dumps(INVENTORY))
+    play = tmp_path / "play.yml"
+    play.write_text(json.dumps([{"name": "fabric_nat", "hosts": hosts, "gather_facts": False,
+                                 "tasks": tasks}]))
+    return ansible("ansible-playbook", "-i", str(inventory), str(play))
+
+
+def test_apply_false_returns_rules_and_ruleset(tmp_path):
+    out = tmp_path / "result.json"
+    result = playbook(tmp_path, [
+        {"name": "Compute", "register": "nat",
+         "clusterfabric.multilink.fabric_nat": {
+             "plan": PLAN, "node": "{{ inventory_hostname }}", "links": "{{ fabric_links }}",
+             "ports": "{{ fabric_ports }}", "weights": {"fab1": 2}, "apply": False}},
+        {"name": "Save",
+         "ansible.builtin.copy": {"content": "{{ nat | to_json }}", "dest": str(out), "mode": "0600"}},
+    ])
+    assert result.returncode == 0, result.stdout
+    nat = json.loads(out.read_text())
+    assert not nat["changed"]
+    peers = dict(((r["peer"], r["port"]), r) for r in nat["rules"]["peers"])
+    assert set(peers) == {("db2", 3001), ("db2", 3002), ("db3", 3001), ("db3", 3002)}
+    assert [lane["address"] for lane in peers[("db3", 3002)]["lanes"]] == [
+        "198.18.1.13", "198.18.0.13", "198.18.1.13"]
+    assert "\tchain peer_db3_3002 {" in nat["ruleset"]
+    assert nat["rules"]["snat"][1] == {"link": "fab1", "device": "eth1", "family": "ipv4",
+                                       "source": "198.18.1.11", "own_addresses": ["198.18.1.11"],
+                                       "ports": [3001, 3002]}
+
+
+BAD = [
+    ({"node": "db9"}, "node 'db9' is not a host of the plan"),
+    ({"links": [{"name": "fab0", "device": "eth0"}, {"name": "fab1"}]}, "link fab1 has no device"),
+    ({"weights": {"fab5": 1}}, "weights: link 'fab5' is not one of the links"),
+    ({"weights": {"fab0": 0}}, "weights: link fab0 has weight 0"),
+    ({"ports": [70000]}, "ports: 70000 is not a TCP port"),
+    ({"plan": {"db1": {"fab0": ["198.18.0.11"], "fab1": ["198.18.1.11"]}, "db2": {"fab0": ["198.18.0.12"]}}},
+     "plan: peer db2 has no address on link fab1"),
+    ({"links": [{"name": "fab0", "device": 'eth0" accept; #'}, {"name": "fab1", "device": "eth1"}]},
+     "link fab0: device 'eth0\" accept; #' is not a safe interface name"),
+    ({"links": [{"name": "fab0", "device": "eth0\nflush ruleset"}, {"name": "fab1", "device": "eth1"}]},
+     "is not a safe interface name"),
+    ({"links": [{"name": "fab0", "device": "eth{0}"}, {"name": "fab1", "device": "eth1"}]},
+     "is not a safe interface name"),
+]
+
+
+def test_bad_input_fails_naming_the_item(tmp_path):
+    out = tmp_path / "result.json"
+    tasks = []
+    for index, (override, dummy) in enumerate(BAD):
+        args = {"plan": PLAN, "node": "{{ inventory_hostname }}", "links": "{{ fabric_links }}",
+                "apply": False}
+        args.update(override)
+        tasks.append({"name": "Bad input %d" % index, "register": "bad%d" % index, "ignore_errors": True,
+                      "clusterfabric.multilink.fabric_nat": args})
+    tasks.append({"name": "Save", "ansible.builtin.copy": {
+        "content": "{{ [%s] | map(attribute='msg') | list | to_json }}" % ", ".join(
+            "bad%d" % i for i in range(len(BAD))), "dest": str(out), "mode": "0600"}})
+    result = playbook(tmp_path, tasks)
+    assert result.returncode == 0, result.stdout
+    messages = json.loads(out.read_text())
+    for (dummy, expected), message in zip(BAD, messages):
+        assert expected in message, (expected, message)
+
+
+def test_role_refuses_an_unknown_strategy_before_any_task(tmp_path):
+    inventory = tmp_path / "inventory.json"
+    data = json.loads(json.dumps(INVENTORY))
+    data["all"]["children"]["fab"]["vars"]["fabric_strategy"] = "fastest"
+    inventory.write_text(json.dumps(data))
+    play = tmp_path / "play.yml"
+    play.write_text("- name: nat\n  hosts: db1\n  gather_facts: false\n"
+                    "  roles:\n    - clusterfabric.multilink.nat\n")
+    result = ansible("ansible-playbook", "-i", str(inventory), str(play))
+    assert result.returncode != 0
+    assert "fabric_strategy" in result.stdout and "balanced, single, native" in result.stdout
+    assert "Steer fabric connections" not in result.stdout
+
+
+def test_ansible_doc_shows_the_module_and_the_role():
+    module = ansible("ansible-doc", "-t", "module", "clusterfabric.multilink.fabric_nat")
+    assert module.returncode == 0, module.stdout
+    for word in ("spread", "weights", "persist", "EXAMPLES", "RETURN VALUES", "clusterfabric_multilink"):
+        assert word in module.stdout
+    role = ansible("ansible-doc", "-t", "role", "clusterfabric.multilink.nat")
+    assert role.returncode == 0, role.stdout
+    assert "fabric_nat_backend" in role.stdout and "fabric_strategy" in role.stdout
