@@ -18,11 +18,12 @@ import sys
 
 import pytest
 
+from ansible_cli import run_ansible
+
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.aerospike_conf import parse
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.aerospike_schema import load_schema, schema_errors
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.path.dirname(sys.executable)
 GOLDEN = os.path.join(ROOT, "tests", "golden", "aerospike")
 SCHEMAS = os.path.join(os.path.dirname(ROOT), "shared", "aerospike-schemas")
 
@@ -85,14 +86,7 @@ CASES = {
 
 
 def ansible(tool, *args):
-    env = dict(os.environ,
-               ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "build", "collections"),
-               ANSIBLE_NOCOLOR="1",
-               ANSIBLE_LOCALHOST_WARNING="0",
-               ANSIBLE_RETRY_FILES_ENABLED="0")
-    return subprocess.run([os.path.join(BIN, tool)] + list(args), cwd=ROOT, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, timeout=300, check=False)
+    return run_ansible(tool, *args)
 
 
 def make_inventory(tmp_path, case, **overrides):

@@ -14,15 +14,15 @@ import os
 import re
 import shutil
 import stat
-import subprocess
 import sys
 
 import pytest
 import yaml
 
+from ansible_cli import run_ansible
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GOLDEN = os.path.join(ROOT, "tests", "golden", "links")
-BIN = os.path.dirname(sys.executable)
 BACKENDS = ("networkd", "netplan", "ifupdown", "networkmanager")
 HOSTS = {"n1": 1, "n2": 2}
 MANIFEST = "var/lib/clusterfabric-multilink/links-manifest.json"
@@ -34,14 +34,7 @@ def fleet_links():
 
 
 def ansible(*args):
-    env = dict(os.environ,
-               ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "build", "collections"),
-               ANSIBLE_NOCOLOR="1",
-               ANSIBLE_LOCALHOST_WARNING="0",
-               ANSIBLE_RETRY_FILES_ENABLED="0")
-    return subprocess.run([os.path.join(BIN, "ansible-playbook")] + list(args), cwd=ROOT, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, timeout=600, check=False)
+    return run_ansible("ansible-playbook", *args)
 
 
 class Fleet(object):
@@ -264,9 +257,6 @@ def test_nm_controller_keys_for_newer_networkmanager(fleet):
 
 @pytest.mark.parametrize("name", ["link_render_model", "link_backend"])
 def test_ansible_doc_shows_the_filter(name):
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "build", "collections"), ANSIBLE_NOCOLOR="1")
-    result = subprocess.run([os.path.join(BIN, "ansible-doc"), "-t", "filter", "clusterfabric.multilink." + name],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            universal_newlines=True, timeout=120, check=False)
+    result = run_ansible("ansible-doc", "-t", "filter", "clusterfabric.multilink." + name)
     assert result.returncode == 0, result.stdout
     assert "EXAMPLES" in result.stdout and "ERROR" not in result.stdout

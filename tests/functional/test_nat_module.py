@@ -10,12 +10,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
-import os
-import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.path.dirname(sys.executable)
+from ansible_cli import run_ansible
+
 
 INVENTORY = {"all": {"children": {"fab": {
     "hosts": {"db1": {"fabric_node_id": 1}, "db2": {"fabric_node_id": 2}, "db3": {"fabric_node_id": 3}},
@@ -29,14 +27,7 @@ PLAN = ("{{ dict(groups['fab'] | zip(groups['fab'] | map('extract', hostvars, 'f
 
 
 def ansible(tool, *args):
-    env = dict(os.environ,
-               ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "build", "collections"),
-               ANSIBLE_NOCOLOR="1",
-               ANSIBLE_LOCALHOST_WARNING="0",
-               ANSIBLE_RETRY_FILES_ENABLED="0")
-    return subprocess.run([os.path.join(BIN, tool)] + list(args), cwd=ROOT, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, timeout=300, check=False)
+    return run_ansible(tool, *args)
 
 
 def playbook(tmp_path, tasks, hosts="db1"):

@@ -5,25 +5,13 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import os
-import subprocess
-import sys
-
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.path.dirname(sys.executable)
+from ansible_cli import run_ansible
 
 
 def ansible(tool, *args):
-    env = dict(os.environ,
-               ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "build", "collections"),
-               ANSIBLE_CALLBACK_RESULT_FORMAT="yaml",
-               ANSIBLE_NOCOLOR="1",
-               ANSIBLE_LOCALHOST_WARNING="0")
-    return subprocess.run([os.path.join(BIN, tool)] + list(args), cwd=ROOT, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, timeout=300, check=False)
+    return run_ansible(tool, *args, ANSIBLE_CALLBACK_RESULT_FORMAT="yaml")
 
 
 def test_plan_playbook_prints_the_example_plan():
