@@ -13,7 +13,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
-import re
 
 from collections.abc import Mapping
 
@@ -23,6 +22,7 @@ except ImportError:
     netaddr = None
 
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.bond_hash import parse_kernel
+from ansible_collections.clusterfabric.multilink.plugins.module_utils.checks import DECIMAL_RE, LINK_NAME_RE, is_int
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
 
 NETADDR_MISSING = (
@@ -30,8 +30,6 @@ NETADDR_MISSING = (
     "controller; install it with 'pip install netaddr' in that environment (or "
     "'apt-get install python3-netaddr' / 'dnf install python3-netaddr' for a system Ansible)")
 
-LINK_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,14}$")
-DECIMAL_RE = re.compile(r"^[0-9]+$")
 BOND_HASH_KEYS = ("policy", "slaves", "kernel")
 DEFAULT_OFFSET = 10
 DEFAULT_KERNEL = "6.1"
@@ -56,19 +54,15 @@ def require_netaddr():
         raise FabricError(NETADDR_MISSING)
 
 
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def node_id_of(host, value):
     """Validate one fabric_node_id; digit strings (from INI inventories) are accepted."""
     if value is None:
         raise FabricError(
             "host %s has no fabric_node_id; set it as a host variable (an integer >= 1, unique "
             "in the cluster and never reused)" % (host,))
-    if isinstance(value, str) and DECIMAL_RE.match(value.strip()):
+    if isinstance(value, str) and DECIMAL_RE.fullmatch(value.strip()):
         value = int(value.strip())
-    if not _is_int(value) or value < 1:
+    if not is_int(value) or value < 1:
         raise FabricError(
             "host %s: fabric_node_id must be an integer >= 1, got %r" % (host, value))
     return value
@@ -106,7 +100,7 @@ class Link(object):
         if not isinstance(spec, Mapping):
             raise FabricError("%s must be a mapping with name and subnet, got %r" % (where, spec))
         name = spec.get("name")
-        if not isinstance(name, str) or not LINK_NAME_RE.match(name):
+        if not isinstance(name, str) or not LINK_NAME_RE.fullmatch(name):
             raise FabricError(
                 "%s: link name %r must match ^[a-z][a-z0-9_]{0,14}$ (lower case letter, then up to "
                 "14 lower case letters, digits or underscores)" % (where, name))
@@ -147,7 +141,7 @@ class Link(object):
         value = spec.get(key, default)
         if value is None:
             value = default
-        if not _is_int(value) or value < minimum:
+        if not is_int(value) or value < minimum:
             raise FabricError("%s: %s must be an integer >= %d, got %r" % (where, key, minimum, value))
         return value
 
@@ -175,7 +169,7 @@ class Link(object):
         if policy != "layer2+3":
             raise FabricError("%s: bond_hash policy %r is unknown; use layer2+3" % (where, policy))
         slaves = bond_hash.get("slaves")
-        if not _is_int(slaves) or slaves < 2:
+        if not is_int(slaves) or slaves < 2:
             raise FabricError("%s: bond_hash slaves must be an integer >= 2, got %r" % (where, slaves))
         if slaves & (slaves - 1) or slaves > MAX_HASH_SLAVES:
             raise FabricError(

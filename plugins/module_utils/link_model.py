@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Mapping
 
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.address_plan import validate_links
+from ansible_collections.clusterfabric.multilink.plugins.module_utils.checks import is_int
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
 
 # Stricter than the kernel (which allows any byte but '/', ':' and whitespace): names end up
@@ -54,10 +55,6 @@ DEFAULT_OPTIONS = {
 _UUID_NAMESPACE = uuid.UUID("8f0c5a52-3d1e-4c1b-9a57-6c4b1f2e9d10")
 
 
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 class _Where(object):
     """Builds error messages that name the host and the variable."""
 
@@ -85,7 +82,7 @@ def check_device(where, key, value):
 
 
 def _check_int(where, key, value, low, high):
-    if not _is_int(value) or value < low or value > high:
+    if not is_int(value) or value < low or value > high:
         where.fail(key, "must be an integer from %d to %d, got %r" % (low, high, value))
     return value
 
@@ -202,7 +199,7 @@ def _option(options, key):
 def _check_options(host, options):
     for key in ("miimon", "table_base", "rule_priority", "route_metric"):
         value = _option(options, key)
-        if not _is_int(value) or value < 0:
+        if not is_int(value) or value < 0:
             raise FabricError("host %s: fabric_links_%s must be an integer >= 0, got %r" % (host, key, value))
     prefix = _option(options, "file_prefix")
     if not isinstance(prefix, str) or not FILE_PREFIX_RE.fullmatch(prefix):

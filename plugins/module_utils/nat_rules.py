@@ -35,6 +35,7 @@ import re
 
 from collections.abc import Mapping
 
+from ansible_collections.clusterfabric.multilink.plugins.module_utils.checks import DECIMAL_RE, LINK_NAME_RE, is_int
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
 
 TABLE = "clusterfabric_multilink"
@@ -48,22 +49,16 @@ SPREADS = ("all", "primary")
 DEFAULT_PORTS = (3001,)
 MAX_WEIGHT = 1000
 
-LINK_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,14}")
 # Interface names: what the kernel allows minus everything that could end a quoted nft
 # string or an iptables argument (quotes, spaces, newlines, braces, semicolons, '/', '#').
 # A trailing '+' is an iptables wildcard (every interface starting with the rest), so no.
 DEVICE_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:@+-]{0,14}")
 SAFE_HOST_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,15}")
-DECIMAL_RE = re.compile(r"[0-9]+")
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _as_int(value):
     """int, or a decimal string as an int (templated values arrive as strings); else None."""
-    if _is_int(value):
+    if is_int(value):
         return value
     if isinstance(value, str) and DECIMAL_RE.fullmatch(value.strip()):
         return int(value.strip())

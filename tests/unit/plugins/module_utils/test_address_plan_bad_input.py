@@ -41,6 +41,7 @@ CORPUS = [
     ("links-empty", {"db1": 1}, [], ["fabric_links", "empty"]),
     ("link-not-mapping", {"db1": 1}, ["fab0"], ["fabric_links[0]", "'fab0'"]),
     ("link-name-upper", {"db1": 1}, [link(name="Fab0")], ["'Fab0'"]),
+    ("link-name-trailing-newline", {"db1": 1}, [link(name="fab0\n")], ["'fab0\\n'"]),
     ("link-name-too-long", {"db1": 1}, [link(name="a234567890123456")], ["'a234567890123456'"]),
     ("link-name-newline", {"db1": 1}, [link(name="fab0\nx")], ["'fab0\\nx'"]),
     ("link-name-missing", {"db1": 1}, [{"subnet": "198.18.0.0/24"}], ["fabric_links[0]", "None"]),
