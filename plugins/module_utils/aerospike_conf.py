@@ -289,6 +289,22 @@ def validate(data, max_seeds=None, top_level=True):
         raise AerospikeConfError(problems)
 
 
+def describe(problems, host=None, sources=None):
+    """One message naming the host, the source variable and the place of every problem.
+
+    ``sources`` maps a top-level context (``network``) to the variable it came from, so the
+    user reads which inventory variable to fix."""
+    sources = sources or {}
+    lines = []
+    for path, message in problems:
+        top = path.split(".", 1)[0].split("[", 1)[0]
+        variable = sources.get(top)
+        where = "%s (%s)" % (variable, path) if variable else path or "config"
+        lines.append("%s: %s" % (where, message))
+    prefix = "host %s: " % host if host else ""
+    return prefix + "refusing to write aerospike.conf: " + "; ".join(lines)
+
+
 # ---------------------------------------------------------------------------- writer
 
 def render(data, header=None):

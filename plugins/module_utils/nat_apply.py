@@ -27,6 +27,12 @@ after applying a script its listing is normalised (handles dropped, element list
 its digest recorded in the state file with the script's hash; the tables are in sync when the
 script is the same and the live digest still matches. iptables rules are written exactly as
 iptables-save prints them and compared directly.
+
+With the link watchdog (model["watchdog"]) the peer chains' rules and the elements of the
+``dead`` set belong to the watchdog at run time (it takes the lanes of a dead link out); the
+digest leaves them out, so a run while a link is down neither reports a change nor puts the
+dead lanes back. The watchdog notices when the module loads the tables anew (their handles
+change) and re-applies its state.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -37,7 +43,7 @@ import json
 import re
 
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
-from ansible_collections.clusterfabric.multilink.plugins.module_utils import nat_rules
+from ansible_collections.clusterfabric.multilink.plugins.module_utils import linkwatch, nat_rules
 
 STATE_DIR = "/var/lib/clusterfabric-multilink"
 STATE_FILE = STATE_DIR + "/nat-state.json"
@@ -113,6 +119,12 @@ class Tools(object):
 
 
 # ---------------------------------------------------------------------------- nftables
+def _runtime_part(item):
+    """Objects the link watchdog rewrites at run time: peer chain rules, the dead set's elements."""
+    rule = item.get("rule")
+    return isinstance(rule, dict) and str(rule.get("chain", "")).startswith("peer_")
+
+
 def _strip(value):
     if isinstance(value, dict):
         return dict((key, _strip(item) if key not in ("elem", "set") or not isinstance(item, list)
@@ -123,10 +135,17 @@ def _strip(value):
     return value
 
 
-def normalise_nft_json(text):
-    """Canonical form of an ``nft -j list table`` answer: no handles, element lists sorted."""
+def normalise_nft_json(text, runtime=False):
+    """Canonical form of an ``nft -j list table`` answer: no handles, element lists sorted.
+
+    ``runtime``: leave out what the link watchdog rewrites (see the module docstring)."""
     document = json.loads(text)
     items = [item for item in document.get("nftables", []) if "metainfo" not in item]
+    if runtime:
+        items = [item for item in items if not _runtime_part(item)]
+        for item in items:
+            if isinstance(item.get("set"), dict) and item["set"].get("name") == linkwatch.DEAD_SET:
+                item["set"].pop("elem", None)
     return json.dumps(_strip(items), sort_keys=True)
 
 
@@ -135,8 +154,8 @@ def _list_table(tools, family):
                      what="nft list table %s %s" % (family, nat_rules.TABLE))
 
 
-def read_nft(tools):
-    """{'families': [nft family, ...], 'digest': str} of our tables."""
+def read_nft(tools, runtime=False):
+    """{'families': [nft family, ...], 'digest': str} of our tables (runtime: see normalise_nft_json)."""
     nft = tools.find("nft")
     out = tools.run([nft, "list", "tables"], what="nft list tables")
     families = sorted(fields[1] for fields in (line.split() for line in out.splitlines())
@@ -147,7 +166,7 @@ def read_nft(tools):
         try:
             if rc != 0:
                 raise ValueError(rc)
-            canonical.append(normalise_nft_json(text))
+            canonical.append(normalise_nft_json(text, runtime))
         except ValueError:  # nft without JSON support: the plain listing
             canonical.append(_list_table(tools, family))
     return {"families": families, "digest": sha256("\n".join(canonical))}
@@ -299,8 +318,9 @@ def _nft_changes(change, tools, model):
         return None
     if model is not None:
         nft_path = tools.need("nft", "backend nftables")
+    runtime = bool(model and model.get("watchdog"))
     if nft_path:
-        live = read_nft(tools)
+        live = read_nft(tools, runtime)
     else:  # check mode without nft
         live = {"families": [], "digest": sha256("")}
     state = read_state(tools.host)
@@ -330,7 +350,7 @@ def _nft_changes(change, tools, model):
     def apply_script():
         tools.run([nft_path, "-f", "/dev/stdin"], data=script, what="nft -f (apply)")
         if wanted:
-            now = read_nft(tools)
+            now = read_nft(tools, runtime)
             tools.host.write(STATE_FILE, json.dumps({
                 "backend": "nftables", "script_sha256": sha256(script),
                 "digest": now["digest"], "script": script}, indent=1, sort_keys=True) + "\n", 0o600)

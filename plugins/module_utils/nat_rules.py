@@ -19,6 +19,12 @@ keyed on ``daddr . dport`` sends each matched connection to its peer's own small
 ``numgen`` rule, i.e. one counter per peer and port, so rotation is exact per peer however
 connections to different peers interleave); the lookup is O(1) in the cluster size.
 
+With ``watchdog`` the nft tables also hold what the link watchdog (linkwatch.py, the
+clusterfabric-linkwatch service) works with: a set ``dead`` of (address, port) that a filter
+chain ``fastfail`` answers with a TCP reset for new connections, and a first rule in the nat
+output chain that lets the watchdog's probes (SO_MARK linkwatch.PROBE_MARK) pass unsteered.
+The watchdog rewrites the peer chains and the dead set at run time; the rest is the module's.
+
 iptables: chains CFML-OUTPUT and CFML-POSTROUTING in the nat table (jumped once from OUTPUT and
 POSTROUTING), one chain per peer and port with a cascade of ``statistic`` rules
 (nth: --every T-k --packet 0 for lane k, which is exact; random: probability 1/(T-k)).
@@ -37,6 +43,7 @@ from collections.abc import Mapping
 
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.checks import DECIMAL_RE, LINK_NAME_RE, is_int
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
+from ansible_collections.clusterfabric.multilink.plugins.module_utils import linkwatch
 
 TABLE = "clusterfabric_multilink"
 NFT_FAMILIES = (("ipv4", "ip"), ("ipv6", "ip6"))
@@ -222,8 +229,10 @@ def _short_names(hosts):
 
 
 def build(plan, node, links, ports=None, primary_link=None, mode="nth", weights=None,
-          spread="all"):
-    """Validate everything and return the structured rules (the module's ``rules``)."""
+          spread="all", watchdog=False):
+    """Validate everything and return the structured rules (the module's ``rules``).
+
+    ``watchdog``: the nft tables also get what the link watchdog (linkwatch) needs."""
     parsed = validate_plan(plan)
     if not isinstance(node, str) or node not in parsed:
         raise FabricError("node %r is not a host of the plan (hosts: %s)"
@@ -296,7 +305,13 @@ def build(plan, node, links, ports=None, primary_link=None, mode="nth", weights=
         "primary_link": primary_link, "links": link_info, "peers": peer_rules, "snat": snat,
         "families": [family for family, dummy in NFT_FAMILIES
                      if any(rule["family"] == family for rule in peer_rules)],
+        "watchdog": bool(watchdog),
     }
+
+
+def watchdog_config(model):
+    """The link watchdog's configuration for this model (the module's ``watchdog`` result)."""
+    return linkwatch.config_from_model(model)
 
 
 # ---------------------------------------------------------------------------- nftables
@@ -324,8 +339,11 @@ def render_nft(model):
         addr_type = "ipv4_addr" if family == "ipv4" else "ipv6_addr"
         daddr = "ip daddr" if family == "ipv4" else "ip6 daddr"
         saddr = "ip saddr" if family == "ipv4" else "ip6 saddr"
-        lines += ["table %s %s {" % (nft_family, TABLE),
-                  "\tmap steer {",
+        watch = linkwatch.watchdog_nft_lines(family) if model.get("watchdog") else None
+        lines += ["table %s %s {" % (nft_family, TABLE)]
+        if watch:
+            lines += watch["set"] + [""]
+        lines += ["\tmap steer {",
                   "\t\ttype %s . inet_service : verdict" % addr_type]
         elements = ["%s . %d : goto %s" % (address, rule["port"], rule["chain"])
                     for rule in rules for address in rule["match"]]
@@ -334,15 +352,15 @@ def render_nft(model):
                   for i, element in enumerate(elements)]
         lines += ["\t\t}", "\t}", "",
                   "\tchain output {",
-                  "\t\ttype nat hook output priority -100; policy accept;",
-                  "\t\t%s . tcp dport vmap @steer" % daddr,
+                  "\t\ttype nat hook output priority -100; policy accept;"]
+        if watch:
+            lines.append(watch["probe_pass"])
+        lines += ["\t\t%s . tcp dport vmap @steer" % daddr,
                   "\t}"]
         for rule in rules:
-            generator = "numgen %s mod %d" % ("inc" if model["mode"] == "nth" else "random",
-                                              rule["total_weight"])
-            lanes = ", ".join("%d : %s" % (lane["lane"], lane["address"]) for lane in rule["lanes"])
             lines += ["", "\tchain %s {" % rule["chain"],
-                      "\t\tdnat to %s map { %s }" % (generator, lanes),
+                      "\t\t" + linkwatch.dnat_statement(model["mode"],
+                                                        [lane["address"] for lane in rule["lanes"]]),
                       "\t}"]
         lines += ["", "\tchain postrouting {",
                   "\t\ttype nat hook postrouting priority 100; policy accept;"]
@@ -352,7 +370,10 @@ def render_nft(model):
             lines.append('\t\toifname "%s" tcp dport { %s } ct status dnat %s != { %s } snat to %s'
                          % (entry["device"], ", ".join(str(p) for p in entry["ports"]), saddr,
                             ", ".join(entry["own_addresses"]), entry["source"]))
-        lines += ["\t}", "}"]
+        lines.append("\t}")
+        if watch:
+            lines += [""] + watch["fastfail"]
+        lines.append("}")
     return "\n".join(lines) + "\n"
 
 

@@ -150,20 +150,8 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.aerospike_conf import (
-    AerospikeConfError, check, render, replace_block,
+    AerospikeConfError, check, describe, render, replace_block,
 )
-
-
-def describe(problems, host, sources):
-    """One message naming the host, the source variable and the place of every problem."""
-    lines = []
-    for path, message in problems:
-        top = path.split(".", 1)[0].split("[", 1)[0]
-        variable = sources.get(top)
-        where = "%s (%s)" % (variable, path) if variable else path or "config"
-        lines.append("%s: %s" % (where, message))
-    prefix = "host %s: " % host if host else ""
-    return prefix + "refusing to write aerospike.conf: " + "; ".join(lines)
 
 
 def read_text(path):

@@ -103,6 +103,19 @@ options:
         or changed (no root needed).
     type: bool
     default: true
+  watchdog:
+    description:
+      - "Prepare the tables for the link watchdog C(clusterfabric-linkwatch) (deployed by the
+        P(clusterfabric.multilink.nat#role) role): a set C(dead) of peer addresses and ports whose
+        new connections get a TCP reset at once (chain C(fastfail), filter hook output), and a
+        first rule in the nat output chain that lets the watchdog's probes (packet mark
+        C(0x63666d6c)) pass unsteered. The watchdog takes the lanes of a dead link out of the peer
+        chains and fills C(dead) at run time; those parts are left out of the comparison, so a run
+        while a link is down reports no change and does not undo the failover."
+      - RV(watchdog) returns the watchdog's configuration.
+      - Needs O(backend=nftables).
+    type: bool
+    default: false
   persist:
     description:
       - Load the rules at boot. nftables writes C(/etc/clusterfabric-multilink/nat.nft), iptables
@@ -131,6 +144,9 @@ seealso:
   - name: Fabric NAT design and measurements
     description: How the rules work, how to read them on a node, measured speed-up.
     link: https://github.com/clusterfabric/multilink/blob/main/docs/nat.md
+  - name: Link watchdog
+    description: Failover, failback and fast-fail of the NAT split, and how they were measured.
+    link: https://github.com/clusterfabric/multilink/blob/main/docs/watchdog.md
 """
 
 EXAMPLES = r"""
@@ -151,6 +167,14 @@ EXAMPLES = r"""
     weights: {fab0: 2, fab1: 1}
     backend: iptables
     persist: false
+
+- name: Tables ready for the link watchdog; its configuration is in nat.watchdog
+  clusterfabric.multilink.fabric_nat:
+    plan: "{{ fabric_plan }}"
+    node: "{{ inventory_hostname }}"
+    links: "{{ fabric_links }}"
+    watchdog: true
+  register: nat
 
 - name: Only show the rules this node would get
   clusterfabric.multilink.fabric_nat:
@@ -240,6 +264,69 @@ ruleset:
       --noflush) input for IPv4 (IPv6 is in RV(ruleset6)). Empty with O(state=absent).
   returned: always
   type: str
+watchdog:
+  description:
+    - With O(watchdog=true) and O(state=present), the configuration of the link watchdog
+      (C(linkwatch.py --config FILE) reads it as JSON), else empty. It holds what the watchdog
+      needs without planning anything itself; the P(clusterfabric.multilink.nat#role) role adds
+      the probe timings.
+  returned: always
+  type: dict
+  contains:
+    version:
+      description: Format version (1).
+      type: int
+    node:
+      description: This node.
+      type: str
+    table:
+      description: The nft table name (C(clusterfabric_multilink)).
+      type: str
+    mode:
+      description: O(mode), for the statement the watchdog writes into a peer chain.
+      type: str
+    mark:
+      description: Packet mark of the probes (they pass the nat output chain unsteered and are never reset).
+      type: int
+    ports:
+      description: The steered ports (the dead set holds each peer address on a dead link with each of them).
+      type: list
+      elements: int
+    primary_link:
+      description: The lane a peer keeps when all of its links of a family are down.
+      type: str
+    links:
+      description: Links with steered connections, each with C(name), C(device), C(family) and C(source) (the probes' source address).
+      type: list
+      elements: dict
+    peers:
+      description: Peer to link to the peer's addresses on it (the first is probed).
+      type: dict
+    chains:
+      description: Per peer chain, C(name), C(peer), C(family), C(port) and C(lanes) (C(link), C(address)) in rotation order.
+      type: list
+      elements: dict
+  sample:
+    version: 1
+    node: db1
+    table: clusterfabric_multilink
+    mode: nth
+    mark: 1667657068
+    ports: [3001]
+    primary_link: fab0
+    links:
+      - {name: fab0, device: eth0, family: ipv4, source: 198.18.0.11}
+      - {name: fab1, device: eth1, family: ipv4, source: 198.18.1.11}
+    peers:
+      db2: {fab0: [198.18.0.12], fab1: [198.18.1.12]}
+    chains:
+      - name: peer_db2_3001
+        peer: db2
+        family: ipv4
+        port: 3001
+        lanes:
+          - {link: fab0, address: 198.18.0.12}
+          - {link: fab1, address: 198.18.1.12}
 ruleset6:
   description: With O(backend=iptables), the C(ip6tables-restore --noflush) input (empty without IPv6 links).
   returned: always
@@ -317,20 +404,26 @@ def main():
             state=dict(type="str", choices=["present", "absent"], default="present"),
             apply=dict(type="bool", default=True),
             persist=dict(type="bool", default=True),
+            watchdog=dict(type="bool", default=False),
         ),
         required_if=[("state", "present", ("plan", "node", "links"))],
         supports_check_mode=True,
     )
     params = module.params
-    result = dict(changed=False, rules={}, ruleset="", ruleset6="", diff=[])
+    result = dict(changed=False, rules={}, ruleset="", ruleset6="", diff=[], watchdog={})
     try:
         model = None
         if params["state"] == "present":
+            if params["watchdog"] and params["backend"] != "nftables":
+                raise FabricError("watchdog=true needs backend=nftables: the link watchdog rewrites the "
+                                  "nft peer chains; use backend nftables, or watchdog=false with iptables")
             model = nat_rules.build(params["plan"], params["node"], params["links"],
                                     ports=params["ports"], primary_link=params["primary_link"],
                                     mode=params["mode"], weights=params["weights"],
-                                    spread=params["spread"])
+                                    spread=params["spread"], watchdog=params["watchdog"])
             result["rules"] = model
+            if params["watchdog"]:
+                result["watchdog"] = nat_rules.watchdog_config(model)
             if params["backend"] == "nftables":
                 result["ruleset"] = nat_rules.render_nft(model)
             else:

@@ -112,6 +112,55 @@ def test_role_refuses_an_unknown_strategy_before_any_task(tmp_path):
     assert "Steer fabric connections" not in result.stdout
 
 
+def test_apply_false_with_watchdog_returns_the_daemon_configuration(tmp_path):
+    out = tmp_path / "result.json"
+    result = playbook(tmp_path, [
+        {"name": "Compute", "register": "nat",
+         "clusterfabric.multilink.fabric_nat": {
+             "plan": PLAN, "node": "{{ inventory_hostname }}", "links": "{{ fabric_links }}",
+             "ports": "{{ fabric_ports }}", "watchdog": True, "apply": False}},
+        {"name": "Save",
+         "ansible.builtin.copy": {"content": "{{ nat | to_json }}", "dest": str(out), "mode": "0600"}},
+    ])
+    assert result.returncode == 0, result.stdout
+    nat = json.loads(out.read_text())
+    config = nat["watchdog"]
+    assert config["node"] == "db1" and config["ports"] == [3001, 3002]
+    assert config["peers"]["db3"] == {"fab0": ["198.18.0.13"], "fab1": ["198.18.1.13"]}
+    assert [c["name"] for c in config["chains"]] == ["peer_db2_3001", "peer_db2_3002", "peer_db3_3001",
+                                                     "peer_db3_3002"]
+    assert "\tchain fastfail {" in nat["ruleset"] and "\t\tmeta mark 0x63666d6c accept" in nat["ruleset"]
+
+
+def test_role_refuses_the_watchdog_with_iptables_before_any_change(tmp_path):
+    inventory = tmp_path / "inventory.json"
+    data = json.loads(json.dumps(INVENTORY))
+    data["all"]["children"]["fab"]["vars"]["fabric_nat_backend"] = "iptables"
+    inventory.write_text(json.dumps(data))
+    play = tmp_path / "play.yml"
+    play.write_text("- name: nat\n  hosts: db1\n  gather_facts: false\n"
+                    "  roles:\n    - clusterfabric.multilink.nat\n")
+    result = ansible("ansible-playbook", "-i", str(inventory), str(play))
+    assert result.returncode != 0
+    assert "the link watchdog (fabric_nat_watchdog_enabled: true) needs" in result.stdout
+    assert "set fabric_nat_watchdog_enabled: false to keep iptables" in result.stdout
+    assert "Steer fabric connections" not in result.stdout and "Remove the link watchdog" not in result.stdout
+
+
+def test_role_checks_the_watchdog_settings_before_any_change(tmp_path):
+    inventory = tmp_path / "inventory.json"
+    data = json.loads(json.dumps(INVENTORY))
+    data["all"]["children"]["fab"]["vars"]["fabric_nat_watchdog_probe"] = "arp"
+    inventory.write_text(json.dumps(data))
+    play = tmp_path / "play.yml"
+    play.write_text("- name: nat\n  hosts: db1\n  gather_facts: false\n"
+                    "  roles:\n    - clusterfabric.multilink.nat\n")
+    result = ansible("ansible-playbook", "-i", str(inventory), str(play))
+    assert result.returncode != 0
+    assert "fabric_nat_watchdog_probe" in result.stdout and "tcp, icmp" in result.stdout
+    assert "Steer fabric connections" not in result.stdout
+
+
 def test_ansible_doc_shows_the_module_and_the_role():
     module = ansible("ansible-doc", "-t", "module", "clusterfabric.multilink.fabric_nat")
     assert module.returncode == 0, module.stdout
@@ -120,3 +169,4 @@ def test_ansible_doc_shows_the_module_and_the_role():
     role = ansible("ansible-doc", "-t", "role", "clusterfabric.multilink.nat")
     assert role.returncode == 0, role.stdout
     assert "fabric_nat_backend" in role.stdout and "fabric_strategy" in role.stdout
+    assert "fabric_nat_watchdog_interval_ms" in role.stdout and "fabric_nat_watchdog_hold_down_s" in role.stdout

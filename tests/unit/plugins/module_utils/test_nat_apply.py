@@ -454,6 +454,38 @@ def test_nft_json_is_normalised():
     assert nat_apply.normalise_nft_json(json.dumps(three)) != nat_apply.normalise_nft_json(json.dumps(two))
 
 
+def test_with_the_watchdog_its_runtime_changes_are_not_a_difference():
+    """Peer chain rules and the dead set's elements are the watchdog's at run time (failover)."""
+    def listing(lanes, dead, postrouting="snat to 198.18.1.11"):
+        items = [{"metainfo": {"version": "1.0.6"}},
+                 {"table": {"family": "ip", "name": "clusterfabric_multilink", "handle": 3}},
+                 {"set": {"family": "ip", "name": "dead", "table": "clusterfabric_multilink", "handle": 4}},
+                 {"chain": {"family": "ip", "table": "clusterfabric_multilink", "name": "peer_n2_3001", "handle": 5}},
+                 {"rule": {"family": "ip", "table": "clusterfabric_multilink", "chain": "peer_n2_3001",
+                           "handle": 8, "expr": [{"dnat": {"addr": lanes}}]}},
+                 {"rule": {"family": "ip", "table": "clusterfabric_multilink", "chain": "postrouting",
+                           "handle": 9, "expr": [{"snat": postrouting}]}}]
+        if dead:
+            items[2]["set"]["elem"] = dead
+        return json.dumps({"nftables": items})
+    full = listing(["198.18.0.12", "198.18.1.12"], [])
+    failed_over = listing(["198.18.0.12"], [{"concat": ["198.18.1.12", 3001]}])
+    assert nat_apply.normalise_nft_json(full, runtime=True) == nat_apply.normalise_nft_json(failed_over, runtime=True)
+    assert nat_apply.normalise_nft_json(full) != nat_apply.normalise_nft_json(failed_over)
+    edited = listing(["198.18.0.12", "198.18.1.12"], [], postrouting="snat to 10.0.0.1")
+    assert nat_apply.normalise_nft_json(full, runtime=True) != nat_apply.normalise_nft_json(edited, runtime=True)
+
+
+def test_the_watchdog_tables_apply_once_and_stay_in_sync():
+    host = FakeHost()
+    wanted = model(watchdog=True)
+    result = converge(host, wanted)
+    assert result["changed"] and "\tchain fastfail {" in result["ruleset"]
+    assert "set dead {" in host.files[nat_apply.NFT_FILE]
+    assert not converge(host, wanted)["changed"]
+    assert converge(host, model())["changed"]          # without the watchdog: its objects go
+
+
 def test_unknown_backend():
     with pytest.raises(FabricError):
         converge(FakeHost(), model(), backend="pf")

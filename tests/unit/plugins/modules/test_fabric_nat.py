@@ -68,6 +68,21 @@ def test_present_hands_the_model_and_check_mode_to_nat_apply(capsys, converge, m
     assert isinstance(call["host"], fabric_nat.LocalHost)
 
 
+def test_watchdog_returns_its_configuration_and_needs_nftables(capsys, converge):
+    code, result = run(dict(plan=PLAN, node="n1", links=LINKS, apply=False, watchdog=True), capsys)
+    assert code == 0 and result["rules"]["watchdog"] is True
+    assert result["watchdog"]["chains"] == [{"name": "peer_n2_3001", "peer": "n2", "family": "ipv4", "port": 3001,
+                                             "lanes": [{"link": "fab0", "address": "198.18.0.12"},
+                                                       {"link": "fab1", "address": "198.18.1.12"}]}]
+    assert result["watchdog"]["links"][1] == {"name": "fab1", "device": "eth1", "family": "ipv4",
+                                              "source": "198.18.1.11"}
+    assert "reject with tcp reset" in result["ruleset"]
+    code, result = run(dict(plan=PLAN, node="n1", links=LINKS, apply=False), capsys)
+    assert code == 0 and result["watchdog"] == {} and "reject" not in result["ruleset"]
+    code, result = run(dict(plan=PLAN, node="n1", links=LINKS, watchdog=True, backend="iptables"), capsys)
+    assert code == 1 and "watchdog=true needs backend=nftables" in result["msg"] and converge == []
+
+
 def test_absent_needs_nothing_else(capsys, converge):
     code, result = run(dict(state="absent"), capsys)
     assert code == 0 and converge[0]["model"] is None and result["rules"] == {}

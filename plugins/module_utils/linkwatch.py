@@ -1,0 +1,1349 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, clusterfabric.multilink contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""clusterfabric-linkwatch: failover, failback and fast-fail for the fabric NAT split.
+
+One file, Python 3 standard library only. The nat role copies it to the node and runs it as
+``clusterfabric-linkwatch.service`` (``python3 linkwatch.py --config FILE``); nat_rules imports
+it for the one statement both write into a peer chain, and the unit tests import the logic.
+See docs/watchdog.md of the collection.
+
+Per fabric link the daemon watches the local carrier (netlink events, /sys/class/net) and, per
+peer, the peer's address on that link (a TCP connect to the fabric port from this node's address
+on the link, or an ICMP echo). A (link, peer) *path* goes down after ``down_after`` failed probes
+in a row (at once when the carrier goes) and up again after ``up_after`` good ones; a path that
+fails again soon after it came back is held down longer each time (hold-down). Whenever the set
+of paths that are up changes, one ``nft -f`` transaction rewrites the affected peer chains of
+the fabric_nat table (the lanes on dead links leave the rotation) and the ``dead`` set (new
+connections to a peer's address on a dead path get a TCP reset at once instead of hanging);
+right after it, conntrack entries still waiting for a SYN-ACK from a newly dead address are
+deleted, so those connections are steered anew at their next SYN retransmission. A peer whose
+paths of one address family are all down keeps its primary lane and gets no reset.
+
+The decision logic (Path, Watchdog, render_transaction, config checks) is pure and takes the
+time as an argument; the I/O around it (probes, carrier, nft, status file, systemd) is thin.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import errno
+import ipaddress
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+VERSION = 1
+TABLE = "clusterfabric_multilink"
+NFT_FAMILY = {"ipv4": "ip", "ipv6": "ip6"}
+DEAD_SET = "dead"
+FASTFAIL_CHAIN = "fastfail"
+# SO_MARK of the probes ("cfml"): the nat output chain lets them pass unsteered and the
+# fast-fail rule never resets them, so a probe always tests the link it names.
+PROBE_MARK = 0x63666D6C
+CONFIG_FILE = "/etc/clusterfabric-multilink/linkwatch.json"
+STATUS_FILE = "/run/clusterfabric/linkwatch.json"
+PROBES = ("tcp", "icmp")
+SETTINGS = {
+    # name: (default, minimum, maximum)
+    "interval_ms": (100, 10, 60000),
+    "timeout_ms": (0, 0, 60000),          # 0: the interval
+    "down_after": (3, 1, 1000),
+    "up_after": (5, 1, 1000),
+    "hold_down_s": (5.0, 0, 3600),
+    "resync_s": (1.0, 0.1, 3600),
+}
+HOLD_DOWN_DOUBLINGS = 3                   # the hold-down grows to 8 x hold_down_s at most
+SEED_MAX_AGE_S = 10.0                     # a status file this fresh seeds a restarted daemon
+STATUS_EVERY_S = 1.0
+NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}")
+DEVICE_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:@+-]{0,14}")
+LINK_RE = re.compile(r"[a-z][a-z0-9_]{0,14}")
+
+
+class ConfigError(ValueError):
+    """The daemon's configuration is not usable; the message names the key and the value."""
+
+
+# ---------------------------------------------------------------------------- shared with nat_rules
+def dnat_statement(mode, addresses):
+    """The one statement of a peer chain: rotate new connections over ``addresses`` (lanes).
+
+    nat_rules writes it for the full rotation, the watchdog for what is left of it."""
+    addresses = list(addresses)
+    if not addresses:
+        raise ValueError("a peer chain needs at least one lane")
+    if len(addresses) == 1:
+        return "dnat to %s" % addresses[0]
+    generator = "numgen %s mod %d" % ("inc" if mode == "nth" else "random", len(addresses))
+    return "dnat to %s map { %s }" % (generator, ", ".join(
+        "%d : %s" % (index, address) for index, address in enumerate(addresses)))
+
+
+def watchdog_nft_lines(family):
+    """Table lines the watchdog needs, by part: the set, the probe pass, the fast-fail chain."""
+    addr_type = "ipv4_addr" if family == "ipv4" else "ipv6_addr"
+    daddr = "ip daddr" if family == "ipv4" else "ip6 daddr"
+    return {
+        "set": ["\tset %s {" % DEAD_SET, "\t\ttype %s . inet_service" % addr_type, "\t}"],
+        "probe_pass": "\t\tmeta mark 0x%08x accept" % PROBE_MARK,
+        "fastfail": ["\tchain %s {" % FASTFAIL_CHAIN,
+                     "\t\ttype filter hook output priority 0; policy accept;",
+                     "\t\tct state new meta mark != 0x%08x %s . tcp dport @%s reject with tcp reset"
+                     % (PROBE_MARK, daddr, DEAD_SET),
+                     "\t}"],
+    }
+
+
+def config_from_model(model):
+    """The daemon's configuration from a fabric_nat model (nat_rules.build): nothing to re-plan.
+
+    Timings are left to the daemon's defaults; the nat role adds its settings on top."""
+    peers = {}
+    chains = []
+    for rule in model["peers"]:
+        addresses = peers.setdefault(rule["peer"], {})
+        for target in rule["targets"]:
+            values = addresses.setdefault(target["link"], [])
+            if target["address"] not in values:
+                values.append(target["address"])
+        chains.append({"name": rule["chain"], "peer": rule["peer"], "family": rule["family"],
+                       "port": rule["port"],
+                       "lanes": [{"link": lane["link"], "address": lane["address"]}
+                                 for lane in rule["lanes"]]})
+    return {
+        "version": VERSION, "node": model["node"], "table": TABLE, "mode": model["mode"],
+        "mark": PROBE_MARK, "ports": list(model["ports"]), "primary_link": model["primary_link"],
+        "links": [{"name": entry["link"], "device": entry["device"], "family": entry["family"],
+                   "source": entry["source"]} for entry in model["snat"]],
+        "peers": peers, "chains": chains,
+    }
+
+
+# ---------------------------------------------------------------------------- configuration
+def _number(config, name):
+    default, low, high = SETTINGS[name]
+    value = config.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ConfigError("%s must be a number from %s to %s, got %r" % (name, low, high, value))
+    return value
+
+
+def _address(value, where, family=None):
+    try:
+        if not isinstance(value, str):
+            raise ValueError(value)
+        parsed = ipaddress.ip_address(value)
+    except ValueError:
+        raise ConfigError("%s: %r is not an IP address" % (where, value))
+    if family and (parsed.version == 4) != (family == "ipv4"):
+        raise ConfigError("%s: %s is not an %s address" % (where, value, family))
+    return str(parsed)
+
+
+def load_config(data):
+    """Check a configuration (a dict, as written by the nat role) and return it normalised."""
+    if not isinstance(data, dict):
+        raise ConfigError("the configuration must be a JSON object, got %r" % (data,))
+    if data.get("version") != VERSION:
+        raise ConfigError("version must be %d, got %r" % (VERSION, data.get("version")))
+    out = {"version": VERSION}
+    for name in SETTINGS:
+        out[name] = _number(data, name)
+    for name in ("down_after", "up_after"):
+        if out[name] != int(out[name]):
+            raise ConfigError("%s must be a whole number, got %r" % (name, out[name]))
+        out[name] = int(out[name])
+    out["probe"] = data.get("probe", "tcp")
+    if out["probe"] not in PROBES:
+        raise ConfigError("probe must be one of %s, got %r" % (", ".join(PROBES), out["probe"]))
+    node = data.get("node")
+    if not isinstance(node, str) or not node or "\n" in node:
+        raise ConfigError("node must be this host's name, got %r" % (node,))
+    out["node"] = node
+    out["table"] = data.get("table", TABLE)
+    if not isinstance(out["table"], str) or not NAME_RE.fullmatch(out["table"]):
+        raise ConfigError("table: %r is not a safe nft table name" % (out["table"],))
+    out["mode"] = data.get("mode", "nth")
+    if out["mode"] not in ("nth", "random"):
+        raise ConfigError("mode must be nth or random, got %r" % (out["mode"],))
+    mark = data.get("mark", PROBE_MARK)
+    if isinstance(mark, bool) or not isinstance(mark, int) or not 0 < mark < 2 ** 32:
+        raise ConfigError("mark must be an integer from 1 to 2^32-1, got %r" % (mark,))
+    out["mark"] = mark
+    ports = data.get("ports")
+    if not isinstance(ports, list) or not ports or any(
+            isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= 65535 for p in ports):
+        raise ConfigError("ports must be a non-empty list of TCP ports, got %r" % (ports,))
+    out["ports"] = ports
+    probe_port = data.get("probe_port", ports[0])
+    if isinstance(probe_port, bool) or not isinstance(probe_port, int) or not 1 <= probe_port <= 65535:
+        raise ConfigError("probe_port must be a TCP port, got %r" % (probe_port,))
+    out["probe_port"] = probe_port
+    status_file = data.get("status_file", STATUS_FILE)
+    if not isinstance(status_file, str) or not status_file.startswith("/"):
+        raise ConfigError("status_file must be an absolute path, got %r" % (status_file,))
+    out["status_file"] = status_file
+
+    links = data.get("links")
+    if not isinstance(links, list):
+        raise ConfigError("links must be a list, got %r" % (links,))
+    out["links"] = []
+    names = set()
+    for index, link in enumerate(links):
+        where = "links[%d]" % index
+        if not isinstance(link, dict):
+            raise ConfigError("%s must be an object, got %r" % (where, link))
+        name, device, family = link.get("name"), link.get("device"), link.get("family")
+        if not isinstance(name, str) or not LINK_RE.fullmatch(name) or name in names:
+            raise ConfigError("%s: name %r is not a new link name" % (where, name))
+        names.add(name)
+        if not isinstance(device, str) or not DEVICE_RE.fullmatch(device) or device.endswith("+"):
+            raise ConfigError("%s (%s): device %r is not a safe interface name" % (where, name, device))
+        if family not in NFT_FAMILY:
+            raise ConfigError("%s (%s): family must be ipv4 or ipv6, got %r" % (where, name, family))
+        out["links"].append({"name": name, "device": device, "family": family,
+                             "source": _address(link.get("source"), "%s (%s) source" % (where, name),
+                                                family)})
+    family_of = dict((link["name"], link["family"]) for link in out["links"])
+    primary = data.get("primary_link")
+    out["primary_link"] = primary if primary in family_of else (out["links"][0]["name"] if out["links"] else None)
+
+    peers = data.get("peers", {})
+    if not isinstance(peers, dict):
+        raise ConfigError("peers must be an object, got %r" % (peers,))
+    out["peers"] = {}
+    for peer, addresses in peers.items():
+        if not isinstance(addresses, dict):
+            raise ConfigError("peers.%s must map link names to addresses, got %r" % (peer, addresses))
+        out["peers"][peer] = {}
+        for link, values in addresses.items():
+            if link not in family_of:
+                raise ConfigError("peers.%s: link %r is not one of links" % (peer, link))
+            if not isinstance(values, list) or not values:
+                raise ConfigError("peers.%s.%s must be a non-empty list of addresses" % (peer, link))
+            out["peers"][peer][link] = [_address(v, "peers.%s.%s" % (peer, link), family_of[link])
+                                        for v in values]
+    chains = data.get("chains", [])
+    if not isinstance(chains, list):
+        raise ConfigError("chains must be a list, got %r" % (chains,))
+    out["chains"] = []
+    seen = set()
+    for index, chain in enumerate(chains):
+        where = "chains[%d]" % index
+        if not isinstance(chain, dict):
+            raise ConfigError("%s must be an object, got %r" % (where, chain))
+        name, peer, family = chain.get("name"), chain.get("peer"), chain.get("family")
+        if family not in NFT_FAMILY:
+            raise ConfigError("%s (%s): family must be ipv4 or ipv6, got %r" % (where, name, family))
+        if not isinstance(name, str) or not NAME_RE.fullmatch(name) or (family, name) in seen:
+            raise ConfigError("%s: name %r is not a new safe chain name" % (where, name))
+        seen.add((family, name))  # the ip and the ip6 table each have a chain of that name
+        if peer not in out["peers"]:
+            raise ConfigError("%s (%s): peer %r is not one of peers" % (where, name, peer))
+        lanes = chain.get("lanes")
+        if not isinstance(lanes, list) or not lanes:
+            raise ConfigError("%s (%s): lanes must be a non-empty list" % (where, name))
+        checked = []
+        for lane in lanes:
+            link = lane.get("link") if isinstance(lane, dict) else None
+            if link not in out["peers"][peer]:
+                raise ConfigError("%s (%s): lane %r is not on a link of peer %s" % (where, name, lane, peer))
+            address = _address(lane.get("address"), "%s (%s) lane" % (where, name), family)
+            if address not in out["peers"][peer][link]:
+                raise ConfigError("%s (%s): lane address %s is not peer %s's address on %s"
+                                  % (where, name, address, peer, link))
+            checked.append({"link": link, "address": address})
+        out["chains"].append({"name": name, "peer": peer, "family": family,
+                              "port": chain.get("port"), "lanes": checked})
+    return out
+
+
+def settings_of(config):
+    names = ("interval_ms", "timeout_ms", "down_after", "up_after", "hold_down_s", "probe", "probe_port")
+    return dict((name, config[name]) for name in names)
+
+
+# ---------------------------------------------------------------------------- state machine
+class Path(object):
+    """One (link, peer) path: up or down, with miss/success thresholds and flap hold-down.
+
+    ``now`` is a monotonic time in seconds. A path starts up (the fabric_nat rules it watches
+    start with every lane in the rotation). Going down within ``hold_down_s`` of the last time
+    it came up is a flap: the path then stays down for at least hold_down_s, doubled for each
+    further flap in a row (up to 2^HOLD_DOWN_DOUBLINGS times); a path that stayed up for
+    hold_down_s starts counting flaps from zero again."""
+
+    def __init__(self, link, peer, address, now):
+        self.link = link
+        self.peer = peer
+        self.address = address
+        self.state = "up"
+        self.since = now
+        self.misses = 0
+        self.successes = 0
+        self.probes_failed = 0
+        self.last_error = None
+        self.flaps = 0
+        self.hold_until = 0.0
+        self.last_up = None
+
+    def probe(self, ok, now, settings, error=None):
+        """Count one probe result; returns 'up' / 'down' when the path changes, else None."""
+        if ok:
+            self.misses = 0
+            self.probes_failed = 0
+            self.successes += 1
+            if self.state == "down" and self.successes >= settings["up_after"] and now >= self.hold_until:
+                return self._set("up", now, settings)
+            return None
+        self.successes = 0
+        self.misses += 1
+        self.probes_failed += 1
+        self.last_error = error
+        if self.state == "up" and self.misses >= settings["down_after"]:
+            return self._set("down", now, settings)
+        return None
+
+    def carrier_lost(self, now, settings):
+        self.successes = 0
+        self.last_error = "carrier"
+        if self.state == "up":
+            return self._set("down", now, settings)
+        return None
+
+    def _set(self, state, now, settings):
+        if state == "down":
+            quick = self.last_up is not None and now - self.last_up < settings["hold_down_s"]
+            self.flaps = self.flaps + 1 if quick else 0
+            hold = 0.0
+            if self.flaps:
+                hold = settings["hold_down_s"] * 2 ** min(self.flaps - 1, HOLD_DOWN_DOUBLINGS)
+            self.hold_until = now + hold
+        else:
+            self.last_up = now
+            self.misses = 0
+        self.state = state
+        self.since = now
+        return state
+
+
+def _dead_element(address, port):
+    return (address, port)
+
+
+class Watchdog(object):
+    """Carrier and path states of one node, and the nft rules they call for (pure logic)."""
+
+    def __init__(self, config, now):
+        self.config = config
+        self.settings = settings_of(config)
+        self.links = {}
+        for link in config["links"]:
+            self.links[link["name"]] = dict(link, carrier=True, carrier_since=now, state="up", since=now)
+        self.paths = {}
+        for peer in sorted(config["peers"]):
+            for link in config["links"]:
+                addresses = config["peers"][peer].get(link["name"])
+                if addresses:
+                    self.paths[(link["name"], peer)] = Path(link["name"], peer, addresses[0], now)
+        self.chains = dict(((chain["family"], chain["name"]), chain) for chain in config["chains"])
+        self.generation = 0   # bumped on every change of a carrier or a path
+
+    # -- inputs
+    def set_carrier(self, link, up, now):
+        """Record the carrier of ``link``; returns journal lines."""
+        info = self.links[link]
+        if info["carrier"] == up:
+            return []
+        info["carrier"] = up
+        info["carrier_since"] = now
+        self.generation += 1
+        lines = ["link %s (%s): carrier %s" % (link, info["device"], "up" if up else "lost")]
+        if not up:
+            for (name, peer), path in sorted(self.paths.items()):
+                if name == link and path.carrier_lost(now, self.settings):
+                    lines.append("peer %s link %s (%s): down (carrier lost)" % (peer, link, path.address))
+        self._refresh_links(now)
+        return lines
+
+    def probe_result(self, link, peer, ok, now, error=None):
+        """Count a probe of (link, peer); returns journal lines for a transition."""
+        path = self.paths[(link, peer)]
+        if not self.links[link]["carrier"]:
+            return []  # a result that raced the carrier loss
+        before_hold = path.hold_until
+        change = path.probe(ok, now, self.settings, error)
+        lines = []
+        if change == "down":
+            line = "peer %s link %s (%s): down after %d failed probes (%s)" % (
+                peer, link, path.address, path.misses, error or "no answer")
+            if path.hold_until > now:
+                line += "; flap %d, held down for %.1f s" % (path.flaps, path.hold_until - now)
+            lines.append(line)
+        elif change == "up":
+            lines.append("peer %s link %s (%s): up after %d good probes" % (
+                peer, link, path.address, path.successes))
+        elif ok and path.state == "down" and path.successes == self.settings["up_after"] and before_hold > now:
+            lines.append("peer %s link %s (%s): answers again, held down until the hold-down ends "
+                         "in %.1f s" % (peer, link, path.address, before_hold - now))
+        if change:
+            self.generation += 1
+            self._refresh_links(now)
+        return lines
+
+    def seed(self, status, now, wall):
+        """Start paths a previous daemon saw down as down (a restart keeps failed lanes out)."""
+        if not isinstance(status, dict) or status.get("node") != self.config["node"]:
+            return []
+        updated = status.get("updated")
+        if not isinstance(updated, (int, float)) or not 0 <= wall - updated <= SEED_MAX_AGE_S:
+            return []
+        lines = []
+        for peer, links in (status.get("peers") or {}).items():
+            for link, entry in (links or {}).items():
+                path = self.paths.get((link, peer))
+                if path is None or not isinstance(entry, dict) or entry.get("state") != "down":
+                    continue
+                since = entry.get("since")
+                path.state = "down"
+                path.since = now - (wall - since) if isinstance(since, (int, float)) else now
+                path.last_error = "seeded"
+                lines.append("peer %s link %s (%s): down (as the previous run saw it)" % (peer, link, path.address))
+        self.generation += 1
+        self._refresh_links(now)
+        return lines
+
+    # -- what the probes and rules need
+    def probe_targets(self):
+        """[(link, peer, device, family, source, address)] for every path whose link has carrier."""
+        out = []
+        for (link, peer), path in sorted(self.paths.items()):
+            info = self.links[link]
+            if info["carrier"]:
+                out.append((link, peer, info["device"], info["family"], info["source"], path.address))
+        return out
+
+    def up(self, link, peer):
+        path = self.paths.get((link, peer))
+        return path is not None and path.state == "up" and self.links[link]["carrier"]
+
+    def rules(self, everything_up=False):
+        """{'chains': {(family, chain): (address, ...)}, 'dead': {family: ((address, port), ...)}}.
+
+        A chain keeps the lanes whose (link, peer) path is up, in rotation order. When every
+        path of the peer in the chain's family is down, the chain keeps its primary lane (the
+        lanes on the primary link, else the first lane's link) and the peer gets no resets:
+        the node then behaves as if there were no watchdog for that peer."""
+        up = (lambda link, peer: True) if everything_up else self.up
+        chains = {}
+        dead = dict((family, set()) for family in sorted(set(c["family"] for c in self.config["chains"])))
+        for key, chain in sorted(self.chains.items()):
+            peer = chain["peer"]
+            links = [link for link in self.config["peers"][peer]
+                     if self.links[link]["family"] == chain["family"]]
+            live = [lane["address"] for lane in chain["lanes"] if up(lane["link"], peer)]
+            if not live:
+                primary = self.config["primary_link"]
+                if not any(lane["link"] == primary for lane in chain["lanes"]):
+                    primary = chain["lanes"][0]["link"]
+                live = [lane["address"] for lane in chain["lanes"] if lane["link"] == primary]
+            chains[key] = tuple(live)
+            if any(up(link, peer) for link in links):
+                for link in links:
+                    if not up(link, peer):
+                        for address in self.config["peers"][peer][link]:
+                            for port in self.config["ports"]:
+                                dead[chain["family"]].add(_dead_element(address, port))
+        dead = dict((family, tuple(sorted(elements))) for family, elements in dead.items())
+        return {"chains": chains, "dead": dead}
+
+    # -- status
+    def _refresh_links(self, now):
+        for name, info in self.links.items():
+            paths = [path for (link, dummy), path in self.paths.items() if link == name]
+            state = "up" if info["carrier"] and (not paths or any(p.state == "up" for p in paths)) else "down"
+            if state != info["state"]:
+                info["state"] = state
+                info["since"] = now
+
+    def status(self, wall, now, rules=None, applied=None):
+        """The status document (times as epoch seconds; ``wall`` and ``now`` are the same instant)."""
+        def epoch(value):
+            return round(wall - (now - value), 3)
+
+        links = {}
+        for name, info in sorted(self.links.items()):
+            links[name] = {"device": info["device"], "carrier": info["carrier"], "state": info["state"],
+                           "since": epoch(info["since"])}
+        peers = {}
+        for (link, peer), path in sorted(self.paths.items()):
+            state = path.state if self.links[link]["carrier"] else "down"
+            entry = {"address": path.address, "state": state, "since": epoch(path.since),
+                     "probes_failed": path.probes_failed}
+            if path.state == "down" and path.hold_until > now:
+                entry["held_until"] = epoch(path.hold_until)
+            if path.last_error and state == "down":
+                entry["error"] = path.last_error
+            peers.setdefault(peer, {})[link] = entry
+        document = {"updated": round(wall, 3), "node": self.config["node"], "links": links, "peers": peers,
+                    "settings": self.settings}
+        if rules is not None:
+            document["rules"] = {
+                "lanes": dict(("%s %s" % (NFT_FAMILY[family], name), list(addresses))
+                              for (family, name), addresses in sorted(rules["chains"].items())),
+                "dead": sorted("%s . %d" % element for elements in rules["dead"].values() for element in elements),
+            }
+            document["rules"].update(applied or {})
+        return document
+
+
+# ---------------------------------------------------------------------------- nft transaction
+def render_transaction(config, rules, previous=None, reason=""):
+    """The nft script turning ``previous`` rules (None: unknown) into ``rules``; '' if nothing changes.
+
+    One ``nft -f`` run is one transaction: every peer chain that changes is flushed and gets
+    its new statement, and each family's dead set is replaced, all at once."""
+    table = config["table"]
+    lines = []
+    for key, addresses in sorted(rules["chains"].items()):
+        if previous is not None and previous["chains"].get(key) == addresses:
+            continue
+        family, name = key
+        where = "%s %s %s" % (NFT_FAMILY[family], table, name)
+        lines += ["flush chain %s" % where,
+                  "add rule %s %s" % (where, dnat_statement(config["mode"], addresses))]
+    for family, elements in sorted(rules["dead"].items()):
+        if previous is not None and previous["dead"].get(family) == elements:
+            continue
+        where = "%s %s %s" % (NFT_FAMILY[family], table, DEAD_SET)
+        lines.append("flush set %s" % where)
+        if elements:
+            lines.append("add element %s { %s }" % (where, ", ".join("%s . %d" % e for e in elements)))
+    if not lines:
+        return ""
+    return "\n".join(["# clusterfabric-linkwatch on %s: %s" % (config["node"], reason or "sync")] + lines) + "\n"
+
+
+def describe(config, rules, previous=None):
+    """One journal line for the rules: the links in rotation of each chain that changed, the dead set."""
+    link_of = {}
+    for peer, links in config["peers"].items():
+        for link, addresses in links.items():
+            for address in addresses:
+                link_of[address] = link
+    parts = []
+    for (family, name), addresses in sorted(rules["chains"].items()):
+        if previous is not None and previous["chains"].get((family, name)) == addresses:
+            continue
+        parts.append("%s%s=%s" % (name, "(ip6)" if family == "ipv6" else "",
+                                  ",".join(link_of.get(a, a) for a in addresses)))
+    dead = sorted("%s.%d" % e for elements in rules["dead"].values() for e in elements)
+    return "lanes %s; dead %s" % (" ".join(parts) or "-", " ".join(dead) or "-")
+
+
+# ---------------------------------------------------------------------------- probes (I/O)
+LINGER_RST = struct.pack("ii", 1, 0)
+SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
+SO_MARK = getattr(socket, "SO_MARK", 36)
+REACHED = (0, errno.ECONNREFUSED)  # a reset proves the peer's address answered on that link
+
+
+def probe_verdict(error_number):
+    """(ok, error text) for the SO_ERROR / connect_ex result of a TCP probe."""
+    if error_number in REACHED:
+        return True, None
+    return False, errno.errorcode.get(error_number, str(error_number))
+
+
+def probe_source_ports(count=8, path="/proc/sys/net/ipv4/ip_local_port_range"):
+    """Source ports for TCP probes: the ``count`` ports just below the kernel's ephemeral range.
+
+    Applications' connections take ephemeral ports, so a probe never shares a 4-tuple (and a
+    conntrack entry) with one of them: a fabric connection cannot inherit a probe's unsteered
+    entry, and a probe cannot inherit a connection's NAT binding to another link. [] (ephemeral
+    ports) when the range starts too low to leave room below it."""
+    try:
+        with open(path) as handle:
+            low = int(handle.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return []
+    return list(range(low - count, low)) if low - count >= 1024 else []
+
+
+class TcpProber(object):
+    """Non-blocking TCP connects, one in flight per path, bound to the link's device and address
+    (and to a port of ``source_ports`` in turn, so a path's probes do not reuse one 4-tuple
+    back to back)."""
+
+    def __init__(self, port, mark, timeout, source_ports=None):
+        self.port = port
+        self.mark = mark
+        self.timeout = timeout
+        self.source_ports = list(source_ports or [])
+        self.turn = {}      # key -> index into source_ports
+        self.pending = {}   # fd -> (key, socket, deadline)
+        self.busy = set()
+
+    def _bind(self, sock, key, source):
+        if not self.source_ports:
+            sock.bind((source, 0))
+            return
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        start = self.turn.get(key, 0)
+        self.turn[key] = (start + 1) % len(self.source_ports)
+        for attempt in range(len(self.source_ports)):
+            try:
+                sock.bind((source, self.source_ports[(start + attempt) % len(self.source_ports)]))
+                return
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+        sock.bind((source, 0))  # every port of the pool taken (by someone else): ephemeral
+
+    def start(self, key, device, family, source, address, now):
+        """Start a probe; returns (ok, error) when it ended at once, else None."""
+        if key in self.busy:
+            return None
+        sock = None
+        try:
+            sock = socket.socket(socket.AF_INET if family == "ipv4" else socket.AF_INET6, socket.SOCK_STREAM)
+            sock.setblocking(False)
+            if self.mark:
+                sock.setsockopt(socket.SOL_SOCKET, SO_MARK, self.mark)
+            if device:
+                sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, device.encode())
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RST)
+            self._bind(sock, key, source)
+            result = sock.connect_ex((address, self.port))
+        except OSError as exc:
+            if sock is not None:
+                sock.close()
+            return False, errno.errorcode.get(exc.errno, str(exc))
+        if result != errno.EINPROGRESS:
+            sock.close()
+            return probe_verdict(result)
+        self.pending[sock.fileno()] = (key, sock, now + self.timeout)
+        self.busy.add(key)
+        return None
+
+    def fds(self):
+        return [(fd, select.POLLOUT) for fd in self.pending]
+
+    def ready(self, fd):
+        """[(key, ok, error)] for a socket poll reported."""
+        if fd not in self.pending:
+            return []
+        key, sock, dummy = self.pending.pop(fd)
+        self.busy.discard(key)
+        try:
+            verdict = probe_verdict(sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
+        finally:
+            sock.close()
+        return [(key,) + verdict]
+
+    def expire(self, now):
+        """Probes past their deadline; one that did connect (an event not read yet) still counts."""
+        out = []
+        for fd, (key, sock, deadline) in list(self.pending.items()):
+            if now >= deadline:
+                del self.pending[fd]
+                self.busy.discard(key)
+                verdict = (False, "timeout")
+                try:
+                    error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    if error:
+                        verdict = probe_verdict(error)
+                    else:
+                        sock.getpeername()  # ENOTCONN while the handshake is still open
+                        verdict = (True, None)
+                except OSError:
+                    pass
+                sock.close()
+                out.append((key,) + verdict)
+        return out
+
+    def close(self):
+        for dummy, sock, dummy2 in self.pending.values():
+            sock.close()
+        self.pending.clear()
+        self.busy.clear()
+
+
+def inet_checksum(data):
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def icmp_echo(family, ident, seq):
+    """An ICMP (IPv4) or ICMPv6 echo request; the kernel fills in the ICMPv6 checksum."""
+    kind = 8 if family == "ipv4" else 128
+    payload = b"cfml-linkwatch"
+    header = struct.pack("!BBHHH", kind, 0, 0, ident, seq)
+    if family == "ipv4":
+        header = struct.pack("!BBHHH", kind, 0, inet_checksum(header + payload), ident, seq)
+    return header + payload
+
+
+def icmp_reply(family, packet):
+    """(ident, seq) of an echo reply, or None; IPv4 raw sockets include the IP header."""
+    if family == "ipv4":
+        if len(packet) < 20:
+            return None
+        packet = packet[(packet[0] & 0x0F) * 4:]
+    if len(packet) < 8:
+        return None
+    kind, code, dummy, ident, seq = struct.unpack("!BBHHH", packet[:8])
+    if code != 0 or kind != (0 if family == "ipv4" else 129):
+        return None
+    return ident, seq
+
+
+class IcmpProber(object):
+    """ICMP echo over a raw socket per path (bound to the link's device and address)."""
+
+    def __init__(self, timeout):
+        self.timeout = timeout
+        self.sockets = {}   # key -> (socket, family, address, ident)
+        self.pending = {}   # key -> (seq, deadline)
+        self.seq = 0
+
+    def _socket(self, key, device, family, source, address):
+        if key not in self.sockets:
+            if family == "ipv4":
+                sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+            else:
+                sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+            try:
+                sock.setblocking(False)
+                sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, device.encode())
+                sock.bind((source, 0))
+            except OSError:
+                sock.close()
+                raise
+            ident = (os.getpid() * 7 + len(self.sockets)) & 0xFFFF
+            self.sockets[key] = (sock, family, address, ident)
+        return self.sockets[key]
+
+    def start(self, key, device, family, source, address, now):
+        if key in self.pending:
+            return None
+        try:
+            sock, dummy, dummy2, ident = self._socket(key, device, family, source, address)
+            self.seq = (self.seq + 1) & 0xFFFF
+            sock.sendto(icmp_echo(family, ident, self.seq), (address, 0))
+        except OSError as exc:
+            self._drop(key)
+            return False, errno.errorcode.get(exc.errno, str(exc))
+        self.pending[key] = (self.seq, now + self.timeout)
+        return None
+
+    def _drop(self, key):
+        entry = self.sockets.pop(key, None)
+        if entry:
+            entry[0].close()
+        self.pending.pop(key, None)
+
+    def fds(self):
+        return [(entry[0].fileno(), select.POLLIN) for entry in self.sockets.values()]
+
+    def ready(self, fd):
+        out = []
+        for key, (sock, family, address, ident) in list(self.sockets.items()):
+            if sock.fileno() != fd:
+                continue
+            while True:
+                try:
+                    packet, sender = sock.recvfrom(2048)
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError:
+                    self._drop(key)
+                    break
+                reply = icmp_reply(family, packet)
+                wanted = self.pending.get(key)
+                if reply and wanted and reply == (ident, wanted[0]) and \
+                        ipaddress.ip_address(sender[0]) == ipaddress.ip_address(address):
+                    del self.pending[key]
+                    out.append((key, True, None))
+        return out
+
+    def expire(self, now):
+        out = []
+        for key, (dummy, deadline) in list(self.pending.items()):
+            if now >= deadline:
+                del self.pending[key]
+                out.append((key, False, "timeout"))
+        return out
+
+    def close(self):
+        for key in list(self.sockets):
+            self._drop(key)
+
+
+# ---------------------------------------------------------------------------- carrier (I/O)
+def read_carrier(device, root="/sys/class/net"):
+    """True when the interface is administratively up and has carrier.
+
+    Reading ``carrier`` of an interface that is down fails (EINVAL); a missing one is down."""
+    try:
+        with open(os.path.join(root, device, "flags")) as handle:
+            if not int(handle.read().strip(), 16) & 0x1:
+                return False
+        with open(os.path.join(root, device, "carrier")) as handle:
+            return handle.read().strip() == "1"
+    except (OSError, ValueError):
+        return False
+
+
+class LinkEvents(object):
+    """rtnetlink link notifications, so a lost carrier is seen at once (polling stays as backup)."""
+
+    RTMGRP_LINK = 1
+
+    def __init__(self):
+        self.sock = None
+        try:
+            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)  # NETLINK_ROUTE
+            sock.setblocking(False)
+            sock.bind((0, self.RTMGRP_LINK))
+            self.sock = sock
+        except (OSError, AttributeError):
+            self.sock = None
+
+    def fileno(self):
+        return self.sock.fileno() if self.sock else None
+
+    def drain(self):
+        while self.sock:
+            try:
+                if not self.sock.recv(65536):
+                    break
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                break
+
+    def close(self):
+        if self.sock:
+            self.sock.close()
+            self.sock = None
+
+
+# ---------------------------------------------------------------------------- conntrack
+# A connection whose first SYN took a lane just before that lane's path went down keeps its
+# conntrack entry, and with it the NAT binding to the dead address: every retransmission goes
+# the same way. Deleting such entries (still waiting for the SYN-ACK, reply expected from a dead
+# address and fabric port) lets the next retransmission start a new entry, which the rules now
+# steer to a live lane. Left alone, the fast-fail reset would end the connection and leave the
+# entry behind for 10 s in CLOSE, where a new connection that happens to reuse the source port
+# would inherit the dead lane (the kernel does not reopen an entry reset from the reply side).
+NETLINK_NETFILTER = 12
+CT_MSG_NEW, CT_MSG_GET, CT_MSG_DELETE = 0, 1, 2
+NFNL_SUBSYS_CTNETLINK = 1
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP = 0x1, 0x4, 0x300
+NLMSG_ERROR, NLMSG_DONE = 2, 3
+CTA_TUPLE_ORIG, CTA_TUPLE_REPLY, CTA_STATUS, CTA_ZONE = 1, 2, 3, 18
+CTA_TUPLE_IP, CTA_TUPLE_PROTO = 1, 2
+CTA_PROTO_NUM, CTA_PROTO_SRC_PORT, CTA_PROTO_DST_PORT = 1, 2, 3
+IPS_SEEN_REPLY = 0x2
+AF_OF = {"ipv4": 2, "ipv6": 10}
+
+
+def nlattrs(data):
+    """[(type, payload, raw bytes of the whole attribute)] of a netlink attribute stream."""
+    out = []
+    offset = 0
+    while offset + 4 <= len(data):
+        length, kind = struct.unpack_from("=HH", data, offset)
+        if length < 4 or offset + length > len(data):
+            break
+        out.append((kind & 0x3FFF, data[offset + 4:offset + length], data[offset:offset + length]))
+        offset += (length + 3) & ~3
+    return out
+
+
+def _tuple(payload):
+    fields = {}
+    for kind, value, dummy in nlattrs(payload):
+        if kind == CTA_TUPLE_IP:
+            for ip_kind, address, dummy2 in nlattrs(value):
+                if ip_kind in (1, 3):
+                    fields["src"] = str(ipaddress.ip_address(address))
+                elif ip_kind in (2, 4):
+                    fields["dst"] = str(ipaddress.ip_address(address))
+        elif kind == CTA_TUPLE_PROTO:
+            for proto_kind, number, dummy2 in nlattrs(value):
+                if proto_kind == CTA_PROTO_NUM:
+                    fields["proto"] = number[0]
+                elif proto_kind == CTA_PROTO_SRC_PORT:
+                    fields["sport"] = struct.unpack("!H", number[:2])[0]
+                elif proto_kind == CTA_PROTO_DST_PORT:
+                    fields["dport"] = struct.unpack("!H", number[:2])[0]
+    return fields
+
+
+def parse_ct(payload):
+    """A conntrack entry from a ctnetlink message body (after the 4-byte nfgenmsg); ``keep`` holds
+    the attributes (padded) that name the entry in a delete request: its tuple and zone."""
+    entry = {"status": 0, "keep": []}
+    for kind, value, raw in nlattrs(payload):
+        raw += b"\0" * (-len(raw) % 4)
+        if kind == CTA_TUPLE_ORIG:
+            entry["orig"] = _tuple(value)
+            entry["keep"].append(raw)
+        elif kind == CTA_TUPLE_REPLY:
+            entry["reply"] = _tuple(value)
+        elif kind == CTA_STATUS:
+            entry["status"] = struct.unpack("!I", value[:4])[0]
+        elif kind == CTA_ZONE:
+            entry["keep"].append(raw)
+    return entry
+
+
+def stuck_on(entry, dead):
+    """True for a TCP entry still waiting for its SYN-ACK from one of ``dead`` {(address, port)}."""
+    reply = entry.get("reply") or {}
+    return (reply.get("proto") == socket.IPPROTO_TCP and not entry["status"] & IPS_SEEN_REPLY
+            and (reply.get("src"), reply.get("sport")) in dead)
+
+
+def ct_message(kind, family, seq, flags, body=b""):
+    header_type = (NFNL_SUBSYS_CTNETLINK << 8) | kind
+    payload = struct.pack("=BBH", AF_OF[family], 0, 0) + body
+    return struct.pack("=IHHII", 16 + len(payload), header_type, flags, seq, 0) + payload
+
+
+def nlmessages(data):
+    """[(type, flags, seq, payload)] of the netlink messages in one datagram."""
+    out = []
+    offset = 0
+    while offset + 16 <= len(data):
+        length, kind, flags, seq, dummy = struct.unpack_from("=IHHII", data, offset)
+        if length < 16 or offset + length > len(data):
+            break
+        out.append((kind, flags, seq, data[offset + 16:offset + length]))
+        offset += (length + 3) & ~3
+    return out
+
+
+class Conntrack(object):
+    """Dump and delete conntrack entries over ctnetlink (standard library sockets only)."""
+
+    def __init__(self, timeout=1.0):
+        self.timeout = timeout
+        self.seq = int(time.time()) & 0xFFFF
+
+    def _socket(self):
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
+        sock.settimeout(self.timeout)
+        sock.bind((0, 0))
+        return sock
+
+    def forget(self, family, dead):
+        """Delete the entries stuck on ``dead`` {(address, port)}; returns how many went."""
+        if not dead:
+            return 0
+        sock = self._socket()
+        try:
+            self.seq += 1
+            sock.send(ct_message(CT_MSG_GET, family, self.seq, NLM_F_REQUEST | NLM_F_DUMP))
+            doomed = []
+            done = False
+            while not done:
+                for kind, dummy, dummy2, payload in nlmessages(sock.recv(1 << 17)):
+                    if kind in (NLMSG_DONE, NLMSG_ERROR):
+                        done = True
+                        break
+                    entry = parse_ct(payload[4:])
+                    if stuck_on(entry, dead):
+                        doomed.append(entry)
+            for entry in doomed:
+                self.seq += 1
+                sock.send(ct_message(CT_MSG_DELETE, family, self.seq, NLM_F_REQUEST | NLM_F_ACK,
+                                     b"".join(entry["keep"])))
+                sock.recv(4096)  # the ack (or ENOENT: gone meanwhile)
+            return len(doomed)
+        finally:
+            sock.close()
+
+
+# ---------------------------------------------------------------------------- nft, status, systemd (I/O)
+def find_nft():
+    return shutil.which("nft", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") or "/usr/sbin/nft"
+
+
+class Nft(object):
+    """nft transactions in this process through libnftables (no fork: about 1 ms instead of
+    20-60 ms on a busy host), or through the nft command when the library cannot be loaded.
+    Either way one script is one transaction."""
+
+    def __init__(self, command=None, library="libnftables.so.1"):
+        self.command = command or find_nft()
+        self.lib = self.ctx = None
+        try:
+            import ctypes  # pylint: disable=import-outside-toplevel
+            lib = ctypes.CDLL(library)
+            lib.nft_ctx_new.restype = ctypes.c_void_p
+            lib.nft_ctx_new.argtypes = [ctypes.c_uint32]
+            for name in ("nft_ctx_buffer_output", "nft_ctx_buffer_error"):
+                getattr(lib, name).argtypes = [ctypes.c_void_p]
+            for name in ("nft_ctx_get_output_buffer", "nft_ctx_get_error_buffer"):
+                getattr(lib, name).argtypes = [ctypes.c_void_p]
+                getattr(lib, name).restype = ctypes.c_char_p
+            lib.nft_run_cmd_from_buffer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+            ctx = lib.nft_ctx_new(0)
+            if not ctx:
+                raise OSError("nft_ctx_new failed")
+            lib.nft_ctx_buffer_output(ctx)
+            lib.nft_ctx_buffer_error(ctx)
+            self.lib, self.ctx = lib, ctx
+        except (OSError, AttributeError, ImportError):
+            self.lib = self.ctx = None
+
+    @property
+    def how(self):
+        return "libnftables" if self.lib else self.command
+
+    def run(self, script):
+        """(ok, error text) of one transaction."""
+        if self.lib:
+            rc = self.lib.nft_run_cmd_from_buffer(self.ctx, script.encode())
+            self.lib.nft_ctx_get_output_buffer(self.ctx)  # read, so the buffer starts empty next time
+            error = (self.lib.nft_ctx_get_error_buffer(self.ctx) or b"").decode(errors="replace")
+            return (True, None) if rc == 0 else (False, error.strip().replace("\n", " | ") or "rc %d" % rc)
+        try:
+            result = subprocess.run([self.command, "-f", "-"], input=script, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, universal_newlines=True, timeout=10, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return False, str(exc)
+        if result.returncode != 0:
+            return False, (result.stderr or result.stdout).strip().replace("\n", " | ")
+        return True, None
+
+    def handles(self, table):
+        """{nft family: handle} of the tables named ``table`` (None: could not tell).
+
+        A new handle means the table was loaded anew (delete and create)."""
+        try:
+            result = subprocess.run([self.command, "-j", "list", "tables"], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, universal_newlines=True, timeout=10, check=False)
+            items = json.loads(result.stdout).get("nftables", []) if result.returncode == 0 else None
+        except (OSError, subprocess.TimeoutExpired, ValueError):
+            return None
+        if items is None:
+            return None
+        return dict((item["table"]["family"], item["table"].get("handle")) for item in items
+                    if "table" in item and item["table"].get("name") == table)
+
+
+def write_status(path, document):
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o755)
+    temp = "%s.%d.tmp" % (path, os.getpid())
+    with open(temp, "w") as handle:
+        json.dump(document, handle, indent=1, sort_keys=True)
+        handle.write("\n")
+    os.chmod(temp, 0o644)
+    os.replace(temp, path)
+
+
+def read_json(path):
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def sd_notify(message):
+    target = os.environ.get("NOTIFY_SOCKET")
+    if not target:
+        return
+    if target.startswith("@"):
+        target = "\0" + target[1:]
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        sock.connect(target)
+        sock.send(message.encode())
+    except OSError:
+        pass
+    finally:
+        sock.close()
+
+
+def log(line):
+    """A journal line: systemd stores what the service writes to stdout."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def raise_priority():
+    """Best effort: nice -10, so 100 ms timers hold on a busy host (a CPU-bound neighbour gets
+    a tenth of the weight); not real-time, so a fault here can never starve the host. Containers
+    usually lack CAP_SYS_NICE. Returns what held."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, -10)
+        return "nice -10"
+    except (AttributeError, OSError):
+        return "nice %d (not allowed to raise it)" % os.getpriority(os.PRIO_PROCESS, 0)
+
+
+# ---------------------------------------------------------------------------- the daemon
+class Daemon(object):
+    """The event loop around a Watchdog: probes, carrier, nft transactions, status file."""
+
+    def __init__(self, config, nft=None, prober=None, events=None, clock=time.monotonic, wall=time.time,
+                 conntrack=None):
+        self.config = config
+        self.clock = clock
+        self.wall = wall
+        self.core = Watchdog(config, clock())
+        self.nft = nft or Nft()
+        self.interval = config["interval_ms"] / 1000.0
+        timeout = (config["timeout_ms"] or config["interval_ms"]) / 1000.0
+        if prober is not None:
+            self.prober = prober
+        elif config["probe"] == "tcp":
+            self.prober = TcpProber(config["probe_port"], config["mark"], timeout, probe_source_ports())
+        else:
+            self.prober = IcmpProber(timeout)
+        self.events = events or LinkEvents()
+        self.conntrack = conntrack or Conntrack()
+        self.families = set(NFT_FAMILY[chain["family"]] for chain in config["chains"])
+        self.applied = None          # the rules in the kernel; None: not known
+        self.synced = None           # core generation the kernel was last brought to
+        self.handles = None          # {nft family: table handle} when last looked
+        self.apply_info = {"ok": None, "applied": None, "error": None, "seconds": None}
+        self.retry_at = 0.0
+        self.last_error = None
+        self.stopping = False
+        self.status_due = 0.0
+        self.status_generation = None
+
+    # -- pieces of the loop
+    def read_carriers(self):
+        now = self.clock()
+        for name, info in sorted(self.core.links.items()):
+            for line in self.core.set_carrier(name, read_carrier(info["device"]), now):
+                log(line)
+
+    def handle(self, results):
+        now = self.clock()
+        for (link, peer), ok, error in results:
+            for line in self.core.probe_result(link, peer, ok, now, error):
+                log(line)
+
+    def table_present(self):
+        return self.handles is None or self.families <= set(self.handles)
+
+    def sync(self, reason, force=False):
+        """Bring the kernel to the wanted rules in one transaction; True when they are in place."""
+        if not self.config["chains"]:
+            return True  # nothing is steered here: watch and report only
+        if not force and self.applied is not None and self.synced == self.core.generation:
+            return True
+        now = self.clock()
+        if not force and (not self.table_present() or (self.applied is None and now < self.retry_at)):
+            return False
+        wanted = self.core.rules()
+        generation = self.core.generation
+        previous = None if force else self.applied
+        script = render_transaction(self.config, wanted, previous, reason)
+        if script:
+            started = self.clock()
+            ok, error = self.nft.run(script)
+            took = self.clock() - started
+            self.apply_info = {"ok": ok, "applied": round(self.wall(), 3), "error": error,
+                               "seconds": round(took, 4)}
+            if not ok:
+                self.applied = None
+                self.retry_at = now + self.config["resync_s"]
+                if error != self.last_error:
+                    log("rules NOT applied (%s): nft failed: %s; retrying every %.1f s"
+                        % (reason, error, self.config["resync_s"]))
+                self.last_error = error
+                return False
+            log("rules applied in %.1f ms (%s): %s" % (took * 1000, reason, describe(self.config, wanted, previous)))
+        self.last_error = None
+        self.applied = wanted
+        self.synced = generation
+        self.forget_stuck(wanted, previous)
+        return True
+
+    def forget_stuck(self, wanted, previous):
+        """Conntrack entries still waiting on an address that just died: re-steered at their retransmission."""
+        for family, elements in sorted(wanted["dead"].items()):
+            before = set(previous["dead"].get(family, ())) if previous else set()
+            new = set(elements) - before
+            if not new:
+                continue
+            try:
+                count = self.conntrack.forget(family, new)
+            except (OSError, ValueError) as exc:
+                log("conntrack entries on dead lanes not cleared: %s" % exc)
+                continue
+            if count:
+                log("cleared %d conntrack %s still waiting on a dead lane: their next SYN is steered anew"
+                    % (count, "entry" if count == 1 else "entries"))
+
+    def resync(self):
+        """Notice our tables being loaded anew (a fabric_nat run, the boot unit) or removed."""
+        handles = self.nft.handles(self.config["table"])
+        if handles is None or handles == self.handles:
+            return
+        present = self.families <= set(handles)
+        log("table %s %s (handles %s -> %s)%s" % (
+            self.config["table"], "loaded anew" if present else "missing", self.handles, handles,
+            ": re-applying the watchdog's rules" if present else ": waiting for it"))
+        self.handles = handles
+        # A table loaded anew holds every lane and an empty dead set.
+        self.applied = self.core.rules(everything_up=True) if present else None
+        self.synced = None
+        self.retry_at = 0.0
+
+    def write_status(self, force=False):
+        wall = self.wall()
+        if not force and self.status_generation == self.core.generation and wall < self.status_due:
+            return
+        document = self.core.status(wall, self.clock(), self.core.rules(), self.apply_info)
+        try:
+            write_status(self.config["status_file"], document)
+        except OSError as exc:
+            log("status file %s not written: %s" % (self.config["status_file"], exc))
+        self.status_generation = self.core.generation
+        self.status_due = wall + STATUS_EVERY_S
+
+    def restore(self):
+        """Every lane back and no resets: what the fabric_nat rules say without a watchdog."""
+        if not self.config["chains"] or not self.table_present():
+            return
+        script = render_transaction(self.config, self.core.rules(everything_up=True), None, "stopping")
+        ok, error = self.nft.run(script)
+        log("stopping: every lane restored" if ok else "stopping: could not restore the lanes: %s" % error)
+
+    def tick(self, now, scheduled):
+        """Once per interval: time out probes, read the carriers, start the next probes.
+
+        Deadlines count from the scheduled tick, so with timeout = interval a probe that got
+        no answer is a miss at the very next tick, which then starts a new one."""
+        self.handle(self.prober.expire(now))
+        self.read_carriers()
+        for link, peer, device, family, source, address in self.core.probe_targets():
+            verdict = self.prober.start((link, peer), device, family, source, address, scheduled)
+            if verdict is not None:
+                self.handle([((link, peer),) + verdict])
+
+    # -- the loop
+    def run(self, notify=sd_notify, priority=raise_priority):
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+        scheduling = priority()
+        for line in self.core.seed(read_json(self.config["status_file"]), self.clock(), self.wall()):
+            log(line)
+        self.read_carriers()
+        self.handles = self.nft.handles(self.config["table"])
+        log("watching %d paths: %s probes every %d ms, down after %d, up after %d, hold-down %.1f s; "
+            "rules through %s; scheduling %s" % (
+                len(self.core.paths), self.config["probe"], self.config["interval_ms"], self.config["down_after"],
+                self.config["up_after"], self.config["hold_down_s"], self.nft.how, scheduling))
+        if not self.table_present():
+            log("table %s is missing (handles %s): waiting for it" % (self.config["table"], self.handles))
+        else:
+            self.sync("start", force=True)
+        self.write_status(force=True)
+        notify("READY=1")
+        watchdog_usec = int(os.environ.get("WATCHDOG_USEC", "0") or 0)
+        ping_due = 0.0
+        next_tick = self.clock()
+        next_resync = next_tick + self.config["resync_s"]
+        poller = select.poll()
+        events_fd = self.events.fileno()
+        if events_fd is not None:
+            poller.register(events_fd, select.POLLIN)
+        registered = set()
+        try:
+            while not self.stopping:
+                now = self.clock()
+                if now >= next_tick:
+                    if now - next_tick > self.interval / 2:
+                        next_tick = now  # late (a busy machine): deadlines count from now
+                    self.tick(now, next_tick)
+                    next_tick = max(next_tick + self.interval, now)
+                if now >= next_resync:
+                    self.resync()
+                    next_resync = now + self.config["resync_s"]
+                self.sync("change")
+                self.write_status()
+                if watchdog_usec and now >= ping_due:
+                    notify("WATCHDOG=1")
+                    ping_due = now + watchdog_usec / 2e6
+                wanted = dict(self.prober.fds())
+                for fd in registered - set(wanted):
+                    poller.unregister(fd)
+                for fd in set(wanted) - registered:
+                    poller.register(fd, wanted[fd])
+                registered = set(wanted)
+                timeout = max(0.0, min(next_tick, next_resync) - self.clock())
+                for fd, dummy in poller.poll(timeout * 1000):
+                    if fd == events_fd:
+                        self.events.drain()
+                        self.read_carriers()
+                    elif fd in registered:
+                        self.handle(self.prober.ready(fd))
+        finally:
+            self.prober.close()
+            self.events.close()
+            self.restore()
+
+    def _stop(self, signum, frame):  # pylint: disable=unused-argument
+        self.stopping = True
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    usage = ("usage: linkwatch.py [--config FILE] [--check-config FILE] [--render FILE]\n"
+             "  --config FILE        run the watchdog (default %s)\n"
+             "  --check-config FILE  check a configuration and exit\n"
+             "  --render FILE        print the transaction that puts every lane back and exit\n" % CONFIG_FILE)
+    if argv and argv[0] in ("-h", "--help"):
+        sys.stdout.write(usage)
+        return 0
+    if len(argv) not in (0, 2) or (argv and argv[0] not in ("--config", "--check-config", "--render")):
+        sys.stderr.write(usage)
+        return 2
+    action, path = (argv[0], argv[1]) if argv else ("--config", CONFIG_FILE)
+    try:
+        with open(path) as handle:
+            config = load_config(json.load(handle))
+    except (OSError, ValueError) as exc:
+        sys.stderr.write("linkwatch: %s: %s\n" % (path, exc))
+        return 1
+    if action == "--check-config":
+        sys.stdout.write("%s: %d links, %d peers, %d chains, %s probes every %d ms\n"
+                         % (path, len(config["links"]), len(config["peers"]), len(config["chains"]),
+                            config["probe"], config["interval_ms"]))
+        return 0
+    if action == "--render":
+        core = Watchdog(config, 0.0)
+        sys.stdout.write(render_transaction(config, core.rules(everything_up=True), None, "every lane"))
+        return 0
+    Daemon(config).run()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

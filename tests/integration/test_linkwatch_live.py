@@ -1,0 +1,262 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The link watchdog on a live two-node podman cluster under strict rp_filter.
+
+The nat role deploys rules and watchdog (check mode first, on fresh nodes); then, in order:
+the failover measurement of benchmarks/failover.py, shortened, for both failure kinds with the
+must bounds asserted (detection <= 1 s, no failed connection after detection, failback <= 1 s,
+45-55 % busiest-link share afterwards); what happens while a link is down (a role run changes
+nothing and keeps the failover, a reload of the tables or a restart of the watchdog gets it back
+at once, probes are neither steered nor reset); the fast-fail of strategy single (a connection to
+a peer's address on a dead link is reset at once, not left hanging); and strategy native removing
+everything. Containers and networks cfm-lw-live-*, links 198.19.64.0/24 and 198.19.65.0/24.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from podman_cluster import ROOT, PodmanCluster  # noqa: E402  pylint: disable=wrong-import-position
+
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+import failover  # noqa: E402  pylint: disable=wrong-import-position
+import nat_split  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.clusterfabric.multilink.plugins.module_utils import (  # noqa: E402  pylint: disable=wrong-import-position
+    linkwatch, nat_apply, nat_rules)
+
+LINKS = [{"name": "fab0", "subnet": "198.19.64.0/24"}, {"name": "fab1", "subnet": "198.19.65.0/24"}]
+STRICT = {"net.ipv4.conf.all.rp_filter": "1", "net.ipv4.conf.default.rp_filter": "1"}
+BIN = os.path.dirname(sys.executable)
+UNIT = "clusterfabric-linkwatch.service"
+STATUS = "/run/clusterfabric/linkwatch.json"
+CONFIG = "/etc/clusterfabric-multilink/linkwatch.json"
+PLAY = "- name: nat role\n  hosts: all\n  gather_facts: false\n  roles:\n    - clusterfabric.multilink.nat\n"
+# A connect that says how it ended: "ok LOCAL REMOTE SECONDS" or "ERRNO SECONDS" (serve answers
+# with the address the connection reached and the one it came from).
+CONNECT = r"""
+import socket, sys, time
+host, port, mark = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+sock = socket.socket()
+if mark:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, mark)
+sock.settimeout(1.5)
+began = time.time()
+try:
+    sock.connect((host, port))
+    print("ok", sock.recv(100).decode().strip(), round(time.time() - began, 4))
+except OSError as exc:
+    print(type(exc).__name__, round(time.time() - began, 4))
+"""
+
+
+@pytest.fixture(scope="module")
+def bed(image):
+    cluster = PodmanCluster("cfm-lw-live", LINKS, {"n1": 1, "n2": 2}, sysctls=STRICT)
+    cluster.up(image)
+    try:
+        failover.install_helpers(cluster)
+        for host in cluster.hosts:
+            cluster.run(host, "cat > /usr/local/bin/connect.py <<'EOF'\n%s\nEOF" % CONNECT)
+        yield cluster
+    finally:
+        cluster.down()
+
+
+def playbook(bed, tmp_path, *args, **group_vars):
+    """The nat role on both nodes; returns (rc, {task: {host: result}}, stats) from the json callback."""
+    inventory = bed.write_inventory(str(tmp_path / "inventory.json"), "lwlive", failover.group_vars(**group_vars))
+    play = tmp_path / "play.yml"
+    play.write_text(PLAY)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "build", "collections"),
+               ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0")
+    result = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", inventory, str(play)] + list(args),
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, timeout=900, check=False)
+    try:
+        document = json.loads(result.stdout)
+    except ValueError:
+        raise AssertionError("ansible-playbook output is not JSON:\n%s\n%s" % (result.stdout, result.stderr))
+    tasks = {}
+    for play_result in document["plays"]:
+        for task in play_result["tasks"]:
+            tasks[task["task"]["name"].split(" : ", 1)[-1]] = task["hosts"]
+    return result.returncode, tasks, document["stats"]
+
+
+def status(bed, host="n1"):
+    return json.loads(bed.run(host, "cat %s" % STATUS).stdout)
+
+
+def lanes(bed, host="n1", peer="n2", port=3001):
+    """Addresses in the rule of the peer chain, as the kernel lists it."""
+    text = bed.run(host, "nft list chain ip clusterfabric_multilink peer_%s_%d" % (peer, port)).stdout
+    rule = [line.strip() for line in text.splitlines() if line.strip().startswith("dnat")][0]
+    return sorted(set(word.strip(",") for word in rule.split() if word.count(".") == 3))
+
+
+def addr(bed, host, link):
+    return bed.plan[host][link][0]
+
+
+def wait_for(check, timeout=5.0, step=0.05):
+    deadline = time.time() + timeout
+    while True:
+        value = check()
+        if value or time.time() > deadline:
+            return value
+        time.sleep(step)
+
+
+def peer_drop(bed, on=True):
+    dummy, fail, repair = failover.failure_commands(bed, "peer_drop")
+    bed.run("n2", fail if on else repair)
+
+
+def connect(bed, target, port=3001, mark=0, host="n1"):
+    return bed.run(host, "python3 /usr/local/bin/connect.py %s %d %d" % (target, port, mark)).stdout.split()
+
+
+# ---------------------------------------------------------------------------- deployment
+def test_check_mode_on_fresh_nodes_changes_nothing_then_the_role_starts_the_watchdog(bed, tmp_path):
+    rc, tasks, stats = playbook(bed, tmp_path, "--check", "--diff")
+    assert rc == 0, tasks
+    assert all(r["changed"] for r in tasks["Install the link watchdog unit"].values())
+    assert all(r.get("skipped") for r in tasks["Enable and start the link watchdog"].values())
+    for host in bed.hosts:
+        assert bed.run(host, "ls /etc/systemd/system/%s %s 2>/dev/null; nft list tables; true" % (UNIT, CONFIG)).stdout == ""
+
+    rc, tasks, stats = playbook(bed, tmp_path)
+    assert rc == 0, tasks
+    assert "Restart the link watchdog" not in tasks or all(r.get("skipped") for r in tasks["Restart the link watchdog"].values())
+    for host in bed.hosts:
+        assert bed.run(host, "systemctl is-active %s" % UNIT).stdout.strip() == "active"
+        table = bed.run(host, "nft list table ip clusterfabric_multilink").stdout
+        assert "set dead {" in table and "chain fastfail {" in table and "meta mark 0x63666d6c accept" in table
+        config = json.loads(bed.run(host, "cat %s" % CONFIG).stdout)
+        assert config["interval_ms"] == 100 and config["down_after"] == 3 and config["up_after"] == 5
+        document = wait_for(lambda: all(e["state"] == "up" for e in status(bed, host)["peers"][
+            "n2" if host == "n1" else "n1"].values()) and status(bed, host))
+        assert document, status(bed, host)
+        assert set(document) >= {"updated", "node", "links", "peers"} and document["node"] == host
+        assert set(document["links"]["fab1"]) == {"device", "carrier", "state", "since"}
+        assert set(document["peers"]["n2" if host == "n1" else "n1"]["fab0"]) == {
+            "address", "state", "since", "probes_failed"}
+        assert time.time() - document["updated"] < 5
+        journal = bed.run(host, "journalctl -u %s --no-pager" % UNIT).stdout
+        assert "watching 2 paths: tcp probes every 100 ms" in journal and "rules through libnftables" in journal
+
+
+# ---------------------------------------------------------------------------- the measurement
+def test_failover_and_failback_under_load_meet_the_must_bounds(bed):
+    report = failover.measure(bed, steady=1.0, down=2.0, after=2.0, share_seconds=3)
+    print(failover.summary(report))
+    for kind, figures in report["kinds"].items():
+        assert not figures["violations"], json.dumps(figures, indent=1)
+        assert figures["connects_after_detection"] > 100, figures   # the load really ran
+        assert figures["unexplained_rule_changes"] == 0, figures
+    journal = bed.run("n1", "journalctl -u %s --no-pager" % UNIT).stdout
+    assert "link fab1 (eth1): carrier lost" in journal
+    assert "peer n2 link fab1 (%s): down after 3 failed probes (timeout)" % addr(bed, "n2", "fab1") in journal
+    assert "peer n2 link fab1 (%s): up after 5 good probes" % addr(bed, "n2", "fab1") in journal
+
+
+# ---------------------------------------------------------------------------- while a link is down
+def test_probes_keep_their_link_while_other_connections_rotate(bed):
+    pid = failover.background(bed, "n2", "python3 %s serve 3003" % nat_split.PROBE_IN_NODE)
+    try:
+        # Steer port 3003 too, for this test only (the module's code, no watchdog restart needed).
+        model = nat_rules.build(bed.plan, "n1", nat_split.links_with_devices(bed, "n1"), ports=[3001, 3002, 3003],
+                                watchdog=True)
+        nat_apply.converge(nat_split.PodmanHost(bed.container("n1")), model, persist=True)
+        nat_split._wait_listening(bed, "n2", 3003)  # pylint: disable=protected-access
+        target = addr(bed, "n2", "fab1")
+        marked = [connect(bed, target, 3003, linkwatch.PROBE_MARK) for dummy in range(4)]
+        assert all(row[:3] == ["ok", target, addr(bed, "n1", "fab1")] for row in marked), marked
+        plain = [connect(bed, target, 3003) for dummy in range(4)]
+        assert sorted(row[1] for row in plain) == sorted([addr(bed, "n2", "fab0"), target] * 2), plain
+    finally:
+        bed.run("n2", "kill %d; true" % pid)
+        model = nat_rules.build(bed.plan, "n1", nat_split.links_with_devices(bed, "n1"), ports=failover.PORTS,
+                                watchdog=True)
+        nat_apply.converge(nat_split.PodmanHost(bed.container("n1")), model, persist=True)  # as the role left it
+
+
+def test_while_a_link_is_down_role_runs_reloads_and_restarts_keep_the_failover(bed, tmp_path):
+    everything = sorted([addr(bed, "n2", "fab0"), addr(bed, "n2", "fab1")])
+    one = [addr(bed, "n2", "fab0")]
+    failover.wait_for_up(bed)
+    peer_drop(bed)
+    try:
+        assert wait_for(lambda: lanes(bed) == one, 3.0), lanes(bed)
+        rc, tasks, stats = playbook(bed, tmp_path)
+        assert rc == 0 and all(stats[host]["changed"] == 0 for host in bed.hosts), stats
+        assert lanes(bed) == one and lanes(bed, port=3002) == one
+
+        bed.run("n1", "systemctl restart clusterfabric-multilink-nat.service")   # every lane, from the boot file
+        assert wait_for(lambda: lanes(bed) == one, 2.5), "the watchdog did not notice the reload"
+
+        bed.run("n1", "systemctl restart %s" % UNIT)     # Type=notify: returns once the rules are in place
+        assert lanes(bed) == one, "a restarted watchdog put the dead lane back"
+        assert status(bed)["peers"]["n2"]["fab1"]["state"] == "down"
+
+        # A probe to the dead address is neither reset nor steered: it times out.
+        probe = connect(bed, addr(bed, "n2", "fab1"), 3001, linkwatch.PROBE_MARK)
+        assert probe[0] == "TimeoutError", probe
+    finally:
+        peer_drop(bed, on=False)
+    assert wait_for(lambda: lanes(bed) == everything, 3.0), lanes(bed)
+
+
+def test_strategy_single_resets_connections_to_a_dead_address_at_once(bed):
+    """Aerospike picks a published address at random; under `single` only the primary address is
+    steered, so a pick of the dead link's address must fail at once to send it to another one."""
+    host = nat_split.PodmanHost(bed.container("n1"))
+    model = nat_rules.build(bed.plan, "n1", nat_split.links_with_devices(bed, "n1"), ports=failover.PORTS,
+                            spread="primary", watchdog=True)
+    nat_apply.converge(host, model, persist=True)
+    config = json.loads(bed.run("n1", "cat %s" % CONFIG).stdout)
+    config.update(nat_rules.watchdog_config(model))
+    host.write(CONFIG, json.dumps(config), 0o644)
+    bed.run("n1", "systemctl restart %s" % UNIT)
+    bed.run("n2", "pkill -f 'nat_probe[.]py sink'; true")      # a listener that says where we arrived
+    server = failover.background(bed, "n2", "python3 %s serve 3001" % nat_split.PROBE_IN_NODE)
+    nat_split._wait_listening(bed, "n2", 3001)  # pylint: disable=protected-access
+    failover.wait_for_up(bed)
+    dead = addr(bed, "n2", "fab1")
+    before = connect(bed, dead)
+    assert before[:2] == ["ok", dead], before                  # unsteered, on its own link
+    peer_drop(bed)
+    try:
+        assert wait_for(lambda: status(bed)["peers"]["n2"]["fab1"]["state"] == "down", 3.0)
+        reset = [connect(bed, dead) for dummy in range(3)]
+        assert all(row[0] == "ConnectionRefusedError" and float(row[1]) < 0.1 for row in reset), reset
+        steered = [connect(bed, addr(bed, "n2", "fab0")) for dummy in range(3)]
+        assert all(row[:2] == ["ok", addr(bed, "n2", "fab0")] for row in steered), steered
+        assert bed.run("n1", "nft list set ip clusterfabric_multilink dead").stdout.count("%s . 300" % dead) == 2
+    finally:
+        peer_drop(bed, on=False)
+    assert wait_for(lambda: connect(bed, dead)[:2] == ["ok", dead], 3.0)
+    assert "elements" not in bed.run("n1", "nft list set ip clusterfabric_multilink dead").stdout
+    bed.run("n2", "kill %d; true" % server)
+
+
+def test_strategy_native_removes_the_watchdog(bed, tmp_path):
+    rc, tasks, stats = playbook(bed, tmp_path, fabric_strategy="native")
+    assert rc == 0, tasks
+    paths = ["/etc/systemd/system/" + UNIT, CONFIG, "/usr/local/lib/clusterfabric-multilink", STATUS]
+    for host in bed.hosts:
+        assert bed.run(host, "systemctl is-active %s; true" % UNIT).stdout.strip() in ("inactive", "unknown")
+        left = bed.run(host, "for p in %s; do test -e $p && echo $p; done; nft list tables; true"
+                       % " ".join(paths)).stdout
+        assert left == "", left
+    rc, tasks, stats = playbook(bed, tmp_path, fabric_strategy="native")
+    assert rc == 0 and all(stats[host]["changed"] == 0 for host in bed.hosts), stats

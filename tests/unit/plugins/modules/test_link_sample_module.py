@@ -1,0 +1,55 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The link_sample module: arguments, check mode, errors, what it returns."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.clusterfabric.multilink.plugins.modules import link_sample as module
+from ansible_collections.clusterfabric.multilink.plugins.module_utils import link_sample
+
+
+def run(args, capsys):
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as caught:
+            module.main()
+    return caught.value.code, json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture
+def sysfs(tmp_path, monkeypatch):
+    for device in ("eth1", "eth2"):
+        stats = tmp_path / "net" / device / "statistics"
+        stats.mkdir(parents=True)
+        (stats / "tx_bytes").write_text("100\n")
+        (stats / "rx_bytes").write_text("200\n")
+    monkeypatch.setattr(link_sample, "SYS_NET", str(tmp_path / "net"))
+    return tmp_path
+
+
+def test_samples_in_check_mode_and_reads_the_status(sysfs, capsys):
+    status = sysfs / "linkwatch.json"
+    status.write_text(json.dumps({"updated": 1.0, "node": "n1", "links": {}, "peers": {}}))
+    code, result = run(dict(links=[{"name": "fab0", "device": "eth1"}, {"name": "fab1", "device": "eth2"}],
+                            seconds=0.2, interval=0.1, status_file=str(status), _ansible_check_mode=True), capsys)
+    assert code == 0 and result["changed"] is False
+    assert [entry["tick"] for entry in result["samples"]] == [0, 1, 2]
+    assert result["samples"][0]["bytes"] == {"fab0": [100, 200], "fab1": [100, 200]}
+    assert result["status"]["node"] == "n1" and result["status_error"] is None
+    assert result["clock"] >= result["samples"][-1]["time"]
+
+
+def test_no_status_file_is_not_an_error(sysfs, capsys):
+    code, result = run(dict(links=[{"name": "fab0", "device": "eth1"}], seconds=0.1, interval=0.1,
+                            status_file=str(sysfs / "missing.json")), capsys)
+    assert code == 0 and result["status"] is None and result["status_error"] is None
+
+
+def test_a_missing_device_fails_naming_it(sysfs, capsys):
+    code, result = run(dict(links=[{"name": "fab1", "device": "eth7"}], seconds=0.1, interval=0.1), capsys)
+    assert code == 1 and "link fab1: this host has no interface eth7" in result["msg"]
