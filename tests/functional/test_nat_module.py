@@ -39,6 +39,18 @@ def playbook(tmp_path, tasks, hosts="db1"):
     return ansible("ansible-playbook", "-i", str(inventory), str(play))
 
 
+def run_role(tmp_path, **group_vars):
+    """Run the nat role on db1 with INVENTORY's group vars changed by ``group_vars``."""
+    inventory = tmp_path / "inventory.json"
+    data = json.loads(json.dumps(INVENTORY))
+    data["all"]["children"]["fab"]["vars"].update(group_vars)
+    inventory.write_text(json.dumps(data))
+    play = tmp_path / "play.yml"
+    play.write_text("- name: nat\n  hosts: db1\n  gather_facts: false\n"
+                    "  roles:\n    - clusterfabric.multilink.nat\n")
+    return ansible("ansible-playbook", "-i", str(inventory), str(play))
+
+
 def test_apply_false_returns_rules_and_ruleset(tmp_path):
     out = tmp_path / "result.json"
     result = playbook(tmp_path, [
@@ -99,14 +111,7 @@ def test_bad_input_fails_naming_the_item(tmp_path):
 
 
 def test_role_refuses_an_unknown_strategy_before_any_task(tmp_path):
-    inventory = tmp_path / "inventory.json"
-    data = json.loads(json.dumps(INVENTORY))
-    data["all"]["children"]["fab"]["vars"]["fabric_strategy"] = "fastest"
-    inventory.write_text(json.dumps(data))
-    play = tmp_path / "play.yml"
-    play.write_text("- name: nat\n  hosts: db1\n  gather_facts: false\n"
-                    "  roles:\n    - clusterfabric.multilink.nat\n")
-    result = ansible("ansible-playbook", "-i", str(inventory), str(play))
+    result = run_role(tmp_path, fabric_strategy="fastest")
     assert result.returncode != 0
     assert "fabric_strategy" in result.stdout and "balanced, single, native" in result.stdout
     assert "Steer fabric connections" not in result.stdout
@@ -133,14 +138,7 @@ def test_apply_false_with_watchdog_returns_the_daemon_configuration(tmp_path):
 
 
 def test_role_refuses_the_watchdog_with_iptables_before_any_change(tmp_path):
-    inventory = tmp_path / "inventory.json"
-    data = json.loads(json.dumps(INVENTORY))
-    data["all"]["children"]["fab"]["vars"]["fabric_nat_backend"] = "iptables"
-    inventory.write_text(json.dumps(data))
-    play = tmp_path / "play.yml"
-    play.write_text("- name: nat\n  hosts: db1\n  gather_facts: false\n"
-                    "  roles:\n    - clusterfabric.multilink.nat\n")
-    result = ansible("ansible-playbook", "-i", str(inventory), str(play))
+    result = run_role(tmp_path, fabric_nat_backend="iptables")
     assert result.returncode != 0
     assert "the link watchdog (fabric_nat_watchdog_enabled: true) needs" in result.stdout
     assert "set fabric_nat_watchdog_enabled: false to keep iptables" in result.stdout
@@ -148,14 +146,7 @@ def test_role_refuses_the_watchdog_with_iptables_before_any_change(tmp_path):
 
 
 def test_role_checks_the_watchdog_settings_before_any_change(tmp_path):
-    inventory = tmp_path / "inventory.json"
-    data = json.loads(json.dumps(INVENTORY))
-    data["all"]["children"]["fab"]["vars"]["fabric_nat_watchdog_probe"] = "arp"
-    inventory.write_text(json.dumps(data))
-    play = tmp_path / "play.yml"
-    play.write_text("- name: nat\n  hosts: db1\n  gather_facts: false\n"
-                    "  roles:\n    - clusterfabric.multilink.nat\n")
-    result = ansible("ansible-playbook", "-i", str(inventory), str(play))
+    result = run_role(tmp_path, fabric_nat_watchdog_probe="arp")
     assert result.returncode != 0
     assert "fabric_nat_watchdog_probe" in result.stdout and "tcp, icmp" in result.stdout
     assert "Steer fabric connections" not in result.stdout

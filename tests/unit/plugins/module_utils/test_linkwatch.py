@@ -8,6 +8,7 @@ the live behaviour (kernel, nft, systemd, real links) is in tests/integration/te
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import errno
 import json
 import os
 import select
@@ -487,6 +488,7 @@ def test_conntrack_entries_stuck_on_a_dead_address_are_found_and_deleted_by_thei
 def test_probe_errors_are_classified():
     assert linkwatch.probe_verdict(0) == (True, None)
     assert linkwatch.probe_verdict(111) == (True, None)
+    assert linkwatch.probe_verdict(errno.ECONNRESET) == (True, None)
     assert linkwatch.probe_verdict(113) == (False, "EHOSTUNREACH")
 
 
