@@ -16,6 +16,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 VENV_STAMP := $(VENV)/.stamp-requirements-dev
+VENV_PATHS := $(VENV)/.stamp-paths
 
 # Every ansible command below (and pytest, via tests/conftest.py) finds the
 # collection through this symlinked tree.
@@ -56,11 +57,19 @@ test: deps venv
 deps:
 	@bash hack/apt-deps.sh hack/apt-packages.txt
 
-venv: $(VENV_STAMP)
+venv: $(VENV_STAMP) $(VENV_PATHS)
 
 $(VENV_STAMP): requirements-dev.txt requirements.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+# Every Python run from .venv (pytest, molecule, benchmarks, python -m testbed) imports the
+# test bed package (tests/lib) and the collection (build/collections) without path tricks.
+$(VENV_PATHS): $(VENV_STAMP)
+	$(VENV)/bin/python -c 'import sys, sysconfig; \
+	    open(sysconfig.get_paths()["purelib"] + "/clusterfabric-dev.pth", "w").write("\n".join(sys.argv[1:]) + "\n")' \
+	    "$(CURDIR)/tests/lib" "$(COLLECTIONS_DIR)"
 	touch $@
 
 collection:

@@ -16,6 +16,9 @@ EDITIONS = ("community", "enterprise")
 COMMUNITY_MAX_SEEDS = 8
 FIRST_ADMIN_VERSION = (8, 1)
 OLDEST_VERSION = (6, 0)
+# Aerospike's defaults for the sockets a node opens per peer and channel (channel-*-fds).
+CHANNEL_FDS = (("rw", 8), ("bulk", 2))
+MAX_CHANNEL_FDS = 128
 
 DEFAULTS = {
     "version": None,
@@ -118,6 +121,23 @@ def mesh_seeds(host, plan, link_names, budget):
     return pairs
 
 
+def channel_fds(strategy, lanes):
+    """fabric ``channel-*-fds`` settings that let the NAT rotation reach every lane.
+
+    balanced rotates a node's new connections to a peer over the peer's addresses one by one;
+    a channel with fewer sockets than addresses leaves some links out of that channel. Migration
+    runs on the bulk channel (2 sockets by default), so with 4 links it would use 2. Such a
+    channel gets one socket per lane (at most 128, the server's limit); rw (8) only beyond 8
+    lanes. ctrl and meta (1 socket each) carry a few small messages and are left alone. A value
+    in aerospike_network.fabric still wins. native picks at random, so more sockets would only
+    change its odds; single has one lane.
+    """
+    if strategy != "balanced":
+        return {}
+    return dict(("channel-%s-fds" % name, min(lanes, MAX_CHANNEL_FDS))
+                for name, default in CHANNEL_FDS if lanes > default)
+
+
 def _merge(base, extra):
     out = dict(base)
     for key, value in extra.items():
@@ -192,6 +212,7 @@ def build_network(host, plan, links, **kwargs):
     if connect is not None:
         heartbeat["connect-timeout-ms"] = connect
     fabric = {"address": fabric_addresses, "port": fabric_port}
+    fabric.update(channel_fds(options["strategy"], len(fabric_addresses)))
     network = {"service": service, "heartbeat": heartbeat, "fabric": fabric}
     admin_key, other_key = ("admin", "info") if version[:2] >= FIRST_ADMIN_VERSION else ("info", "admin")
     if info_port is not None:

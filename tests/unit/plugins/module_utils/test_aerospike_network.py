@@ -166,3 +166,33 @@ def test_connect_timeout_at_the_limit_is_written():
 def test_host_outside_the_plan_is_named():
     with pytest.raises(FabricError, match="host db9 is not in the address plan"):
         build_network("db9", plan(2, TWO), TWO, version="7.2")
+
+
+FOUR_V4 = TWO + [{"name": "fab2", "subnet": "198.18.12.0/24"}, {"name": "fab3", "subnet": "198.18.13.0/24"}]
+
+
+def test_balanced_gives_the_bulk_channel_one_socket_per_lane():
+    net = build_network("db1", plan(2, FOUR_V4), FOUR_V4, version="8.1")
+    assert len(net["fabric"]["address"]) == 4
+    assert net["fabric"]["channel-bulk-fds"] == 4 and "channel-rw-fds" not in net["fabric"]
+
+
+def test_two_lanes_keep_the_server_defaults():
+    assert set(build_network("db1", plan(2, TWO), TWO, version="8.1")["fabric"]) == {"address", "port"}
+
+
+@pytest.mark.parametrize("strategy", ["native", "single"])
+def test_other_strategies_keep_the_server_defaults(strategy):
+    fabric = build_network("db1", plan(2, FOUR_V4), FOUR_V4, version="8.1", strategy=strategy)["fabric"]
+    assert "channel-bulk-fds" not in fabric
+
+
+def test_beyond_eight_lanes_rw_grows_too_and_a_user_value_wins():
+    links = [{"name": "fab%d" % i, "subnet": "198.18.%d.0/24" % (20 + i)} for i in range(5)]
+    links[0]["addresses_per_node"] = 6
+    fabric = build_network("db1", plan(2, links), links, version="8.1")["fabric"]
+    assert len(fabric["address"]) == 10
+    assert fabric["channel-bulk-fds"] == 10 and fabric["channel-rw-fds"] == 10
+    fabric = build_network("db1", plan(2, links), links, version="8.1",
+                           extra={"fabric": {"channel-bulk-fds": 3}})["fabric"]
+    assert fabric["channel-bulk-fds"] == 3
