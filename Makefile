@@ -43,7 +43,7 @@ SANITY_SKIP := pslint
 
 .PHONY: test checks deps venv collection lint sanity unit functional integration demo bench bench-nat bench-fleet clean
 .PHONY: build galaxy-importer docs-reference docs-check
-.PHONY: molecule scenario demo-down
+.PHONY: molecule scenario demo-down bench-migration bench-linkloss
 
 test: deps venv
 	@failed=""; \
@@ -143,6 +143,17 @@ bench-nat: deps venv collection
 # plan once vs site.yml's validation play (several minutes); writes build/reports/fleet_plan.json.
 bench-fleet: venv collection
 	python benchmarks/fleet_plan.py
+
+# The real Aerospike server (../shared/aerospike-server/asd or AEROSPIKE_ASD) on two podman
+# nodes with tbf-limited links: time for migrations to finish after a node joins, one link vs
+# native vs balanced, 2 and 4 links (docs/performance.md); writes build/reports/migration.json.
+bench-migration: deps venv collection
+	python benchmarks/migration.py
+
+# The same cluster under a steady write load while one fabric link fails (carrier loss, silent
+# drop) and comes back, per strategy; writes build/reports/linkloss.json.
+bench-linkloss: deps venv collection
+	python benchmarks/linkloss.py
 
 # The collection artifact, as `ansible-galaxy collection install` and Galaxy get it
 # (galaxy.yml build_ignore keeps development files out).
