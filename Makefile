@@ -115,22 +115,22 @@ scenario: deps venv collection
 	@test -n "$(S)" || { echo "usage: make scenario S=<name>, one of: $(MOLECULE_SCENARIOS)"; exit 2; }
 	molecule test -s $(S)
 
-# The demo (docs/demo.md): containers cfm-demo-*, links 198.19.32.0/24 and 198.19.33.0/24.
-# Writes build/demo/report.json and build/demo/split.png; `make demo-down` removes the
-# containers and networks. DEMO_RATE_MBIT: each link's speed; DEMO_SECONDS: per phase.
+# The demo (docs/demo.md): containers cfm-demo-*, links 198.19.32.0/24 and 198.19.33.0/24,
+# management network 198.19.34.0/24. The real Aerospike server (plain TCP streams when the node
+# image has none), one link vs native vs balanced, measured by playbooks/verify.yml; writes
+# build/demo/report.json and build/demo/split.png, and leaves the cluster up; `make demo-down`
+# removes the containers and networks. DEMO_RATE_MBIT: each link's speed; DEMO_SECONDS:
+# verify.yml's sampling window per phase.
 DEMO_INVENTORY := hack/demo/inventory
-DEMO_RATE_MBIT ?= 200
-DEMO_SECONDS ?= 5
+DEMO_RATE_MBIT ?= 50
+DEMO_SECONDS ?= 10
 demo: deps venv collection
-	ansible-playbook -i $(DEMO_INVENTORY) molecule/shared/create.yml -e testbed_rate_mbit=$(DEMO_RATE_MBIT)
-	ansible-playbook -i $(DEMO_INVENTORY) playbooks/plan.yml
-	ansible-playbook -i $(DEMO_INVENTORY) playbooks/site.yml
-	python molecule/shared/fabric_split.py measure -i $(DEMO_INVENTORY) --scenario demo \
-	    --out build/demo/report.json --plot build/demo/split.png --seconds $(DEMO_SECONDS) \
-	    --phase baseline=off --phase spread=restore
+	python -m testbed up -i $(DEMO_INVENTORY)
+	python hack/demo/demo.py -i $(DEMO_INVENTORY) --rate-mbit $(DEMO_RATE_MBIT) --seconds $(DEMO_SECONDS) \
+	    --out build/demo
 
 demo-down: venv collection
-	ansible-playbook -i $(DEMO_INVENTORY) molecule/shared/destroy.yml
+	python -m testbed down -i $(DEMO_INVENTORY)
 
 bench: venv collection
 	python benchmarks/plan_speed.py

@@ -22,6 +22,10 @@ description:
     with a single link.
   - Each node's link watchdog status is summarized in a few words (C(absent) when the node has
     no watchdog, which is not an error).
+  - Where a node's input has C(server) (what C(playbooks/verify.yml) collects, C(listening),
+    C(statistics), C(error), C(sockets)), so is what its database server says, that is the
+    cluster size, migrations pending and the fabric connections per link (C(absent) when nothing
+    listens on the service port, which is not an error either).
   - Used by C(playbooks/verify.yml); P(clusterfabric.multilink.throughput_table#filter) prints
     the result as a table.
 positional: clusters, threshold, min_mbit, stale_after
@@ -30,7 +34,9 @@ options:
     description:
       - Mapping of host name to C(cluster) (its C(fabric_cluster_group)), C(links) (list of
         C(name), C(device)), and the C(samples), C(status), C(status_error) and C(clock) that
-        M(clusterfabric.multilink.link_sample) returned there.
+        M(clusterfabric.multilink.link_sample) returned there; optionally C(server) with
+        C(listening) and C(sockets) (the module's C(service_listening) and C(fabric_sockets)),
+        C(statistics) (M(clusterfabric.multilink.aerospike_info)'s) and C(error).
     type: dict
     required: true
   clusters:
@@ -97,11 +103,19 @@ _value:
         - Cluster name to C(hosts) (sampled), C(missing), C(links), C(window) (C(start), C(end),
           C(seconds), C(samples), C(first_tick), C(last_tick), C(skew); null when the nodes
           shared no two ticks), C(nodes) (host to C(links), C(mbit), C(busiest), C(share),
-          C(idle), C(imbalanced), C(seconds), C(watchdog)), C(totals) (link to the cluster's
-          sums), C(mbit), C(busiest), C(share), C(idle), C(imbalanced), C(series) (C(time), and
-          per direction C(tx)/C(rx) link to Mbit/s per interval, summed over the nodes),
-          C(watchdog) (count of nodes per watchdog state) and C(notes).
-        - Per link C(tx_mbit), C(rx_mbit), C(mbit) (both), C(share) and, per node, C(device).
+          C(idle), C(imbalanced), C(seconds), C(watchdog), C(server)), C(totals) (link to the
+          cluster's sums), C(mbit), C(busiest), C(share), C(idle), C(imbalanced), C(series)
+          (C(time), and per direction C(tx)/C(rx) link to Mbit/s per interval, summed over the
+          nodes), C(watchdog) (count of nodes per watchdog state), C(server) (count of nodes per
+          server state, null without server views), C(connections) (link to the fabric
+          connections opened on it, each counted once) and C(notes).
+        - Per link C(tx_mbit), C(rx_mbit), C(mbit) (both), C(share), C(tx_bytes) and C(rx_bytes)
+          (over the window) and, per node, C(device).
+        - A node's C(server) is null without a server view, else C(state) (C(ok), C(absent) for no
+          server, C(error)), C(head) and C(details) (its lines in the table), C(cluster_size),
+          C(cluster_integrity), C(migrations_pending), C(server_fabric_connections),
+          C(connections) (link to C(out), C(in)), C(connections_other), C(moved), C(nat_view)
+          and C(sockets_error).
       type: dict
 """
 

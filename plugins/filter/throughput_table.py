@@ -15,6 +15,9 @@ description:
     block of text per cluster, each node's links with Mbit/s sent and received and their share,
     the node's total with its verdict (C(ok), C(IMBALANCED), C(idle)), the cluster's sums, and
     one line per node on its link watchdog.
+  - Where the report has the nodes' server views, a C(conns out/in) column (fabric connections
+    the node opened and accepted on the link) and one line per node on what its server says
+    (cluster size, migrations pending, or C(no server)).
 options:
   _input:
     description: The report returned by P(clusterfabric.multilink.fabric_throughput#filter).
@@ -33,6 +36,8 @@ EXAMPLES = r"""
   # db1      all               190.0        1.3          IMBALANCED (busiest fab0 99.6 % > 60.0 %)
   # ...
   # watchdog db1: ok: 2/2 links up, 2/2 peer paths up; updated 0.8 s ago
+  # server db1: cluster size 2, migrations pending 0, fabric connections 24
+  #   ss port 3001: fab0 6 out 6 in, fab1 6 out 6 in; 7 opened ones moved to another link by NAT
 """
 
 RETURN = r"""

@@ -189,6 +189,16 @@ def build_network(host, plan, links, **kwargs):
         raise FabricError("aerospike_network: must be a mapping, got %r" % (extra,))
 
     own = plan[host]
+    if options["edition"] == "community":
+        # Community Edition parses and binds IPv4 only (cf/src/socket_ce.c): an IPv6 address in
+        # any address list stops the server ("Invalid address"), and without an IPv4 interface
+        # it cannot even make up its node id.
+        for link in links:
+            if any(":" in address for address in own.get(link["name"], [])):
+                raise FabricError("fabric_links: link %s (%s) is IPv6, but Aerospike Community Edition binds IPv4 "
+                                  "only and refuses to start with an IPv6 fabric or heartbeat address; set "
+                                  "aerospike_edition: enterprise if you run Enterprise, or give this cluster IPv4 links"
+                                  % (link["name"], link.get("subnet")))
     all_addresses = [address for name in link_names for address in own.get(name, [])]
     if options["strategy"] == "single":
         fabric_addresses = own.get(link_names[0], [])[:1]

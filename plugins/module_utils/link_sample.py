@@ -1,17 +1,25 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026, clusterfabric.multilink contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Node side of fabric verification: sample link byte counters, read the watchdog status.
+"""Node side of fabric verification: sample link byte counters, read the watchdog status,
+count the fabric connections per link.
 
 Runs on the target inside the link_sample module, so it uses the standard library only.
 Samples are taken on a grid of wall-clock ticks, start_at + k * interval, that every node of
 a run shares: the controller compares the nodes tick by tick, so a node whose sampling began
 late (it was started after the others) simply has fewer ticks, never shifted ones.
+
+Fabric connections are the established TCP sockets on the fabric port (``ss``), put on the
+link whose subnet holds their local address. A socket this node opened keeps the addresses it
+was opened with, also when the NAT rules moved it to another link (DNAT to the peer's address
+there, SNAT to this node's): for those the connection tracking table
+(/proc/net/nf_conntrack) tells the peer address the connection really goes to.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import ipaddress
 import json
 import os
 import time
@@ -20,6 +28,7 @@ from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors imp
 
 SYS_NET = "/sys/class/net"
 STATUS_FILE = "/run/clusterfabric/linkwatch.json"
+CONNTRACK_FILE = "/proc/net/nf_conntrack"
 # A tick counts as missed when the sampler reaches it later than this fraction of an interval:
 # a reading taken that late would not be simultaneous with the other nodes' any more.
 LATE_FRACTION = 0.2
@@ -109,3 +118,148 @@ def read_status(path=STATUS_FILE):
         return json.loads(text), None
     except ValueError as exc:
         return None, "%s is not JSON: %s" % (path, exc)
+
+
+# ---------------------------------------------------------------------------- fabric sockets
+def ss_command(port, listening=False):
+    """The ss command line (a list) for established sockets on ``port`` (either end), or for
+    listening sockets on it."""
+    if listening:
+        return ["ss", "-Hltn", "( sport = :%d )" % port]
+    return ["ss", "-Htn", "state", "established", "( sport = :%d or dport = :%d )" % (port, port)]
+
+
+def parse_endpoint(text):
+    """``198.18.0.11:3001``, ``[2001:2::11]:3001``, ``[fe80::1%eth0]:3001`` -> (ip address, port);
+    None for anything else (a header, ``*:3001``)."""
+    address, colon, port = text.rpartition(":")
+    if not colon or not port.isdigit():
+        return None
+    address = address.strip("[]").split("%")[0]
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip, int(port)
+
+
+def parse_ss(text):
+    """[(local ip, local port, remote ip, remote port)] from ``ss -tn state established`` output
+    (columns Recv-Q Send-Q Local Peer; a header line is skipped)."""
+    out = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 4:
+            continue
+        local, remote = parse_endpoint(fields[2]), parse_endpoint(fields[3])
+        if local is None or remote is None:
+            continue
+        out.append((local[0], local[1], remote[0], remote[1]))
+    return out
+
+
+def listening(text, port):
+    """Whether ``ss -ltn`` output shows a socket listening on ``port`` (any address, ``*`` too)."""
+    suffix = ":%d" % port
+    return any(len(line.split()) >= 4 and line.split()[3].endswith(suffix) for line in text.splitlines())
+
+
+def parse_conntrack(lines, port):
+    """{(src, sport, dst, dport) of the original direction: (reply src, reply dst)} for the TCP
+    entries of /proc/net/nf_conntrack whose original destination port is ``port``.
+
+    The reply direction holds the addresses after NAT: its source is the peer address really
+    dialled, its destination this node's address on the link really used."""
+    wanted = "dport=%d" % port
+    out = {}
+    for line in lines:
+        if wanted not in line or " tcp " not in line:
+            continue
+        tuples = []
+        current = {}
+        for field in line.split():
+            name, equals, value = field.partition("=")
+            if not equals or name not in ("src", "dst", "sport", "dport"):
+                continue
+            if name in current:
+                tuples.append(current)
+                current = {}
+            current[name] = value
+        tuples.append(current)
+        if len(tuples) < 2 or any(len(entry) != 4 for entry in tuples[:2]):
+            continue
+        original, reply = tuples[0], tuples[1]
+        try:
+            key = (ipaddress.ip_address(original["src"]), int(original["sport"]),
+                   ipaddress.ip_address(original["dst"]), int(original["dport"]))
+            out[key] = (ipaddress.ip_address(reply["src"]), ipaddress.ip_address(reply["dst"]))
+        except ValueError:
+            continue
+    return out
+
+
+def link_networks(links):
+    """[(name, network)] for links [{name, subnet}]; links without a subnet are left out."""
+    out = []
+    for link in links:
+        if not isinstance(link, dict) or not link.get("subnet"):
+            continue
+        try:
+            out.append((str(link["name"]), ipaddress.ip_network(str(link["subnet"]), strict=False)))
+        except ValueError:
+            raise FabricError("link %s: subnet %r is not a network" % (link.get("name"), link["subnet"]))
+    return out
+
+
+def _link_of(ip, networks):
+    for name, network in networks:
+        if ip.version == network.version and ip in network:
+            return name
+    return None
+
+
+def fabric_sockets(links, port, sockets, conntrack=None):
+    """Established fabric sockets per link: opened by this node (``out``) and accepted (``in``).
+
+    links: [{name, subnet}]; port: the fabric port; sockets: parse_ss() output; conntrack:
+    parse_conntrack() output, or None when the table could not be read. A socket is on the link
+    whose subnet holds its local address; one this node opened (remote port = fabric port) is
+    put on the link of the peer address the tracked connection really dials (after DNAT). Returns {links: {name:
+    {out, in}}, other (sockets on none of the links), moved (opened sockets the NAT rules moved to
+    another link than their own address says), nat_view (whether the connection tracking table
+    was read)}.
+    """
+    networks = link_networks(links)
+    counts = dict((name, {"out": 0, "in": 0}) for name, dummy in networks)
+    other = moved = 0
+    for local, local_port, remote, remote_port in sockets:
+        if local_port == port:
+            direction, address = "in", local
+        elif remote_port == port:
+            direction, address = "out", local
+            tracked = (conntrack or {}).get((local, local_port, remote, remote_port))
+            # the peer address really dialled (after DNAT) decides the route, so the link
+            if tracked is not None and tracked[0] != remote and _link_of(tracked[0], networks) is not None:
+                address = tracked[0]
+                if _link_of(address, networks) != _link_of(local, networks):
+                    moved += 1
+        else:
+            continue
+        name = _link_of(address, networks)
+        if name is None:
+            other += 1
+        else:
+            counts[name][direction] += 1
+    return {"port": port, "links": counts, "other": other, "moved": moved, "nat_view": conntrack is not None}
+
+
+def read_conntrack(port, path=None):
+    """parse_conntrack() of the connection tracking table; None when it cannot be read (no
+    nf_conntrack, no procfs view of it): the counts then go by the sockets' own addresses."""
+    try:
+        with open(path or CONNTRACK_FILE) as handle:
+            return parse_conntrack(handle, port)
+    except (IOError, OSError):
+        return None

@@ -7,7 +7,9 @@ Input is what the link_sample module returned on each node; output is plain data
 per node and link the Mbit/s sent and received and the link's share of the node's traffic,
 the same summed per cluster, a per-interval series for plots, and each node's watchdog status
 in a few words. Shares count both directions (tx + rx): a node that only receives replicas is
-as unbalanced as one that only sends them. Pure Python, no Ansible import.
+as unbalanced as one that only sends them. Where verify.yml asked the database server on a
+node, what the server says (cluster size, migrations pending, fabric connections per link
+counted with ss) comes along per node. Pure Python, no Ansible import.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -21,6 +23,7 @@ from collections.abc import Mapping
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
 
 MEGABIT = 1e6
+EMPTY = {"tx_mbit": None, "rx_mbit": None, "mbit": None, "share": None, "tx_bytes": None, "rx_bytes": None}
 
 
 def _show(value):
@@ -83,7 +86,8 @@ def _rates(first, last, links):
             out[link] = None
             continue
         out[link] = {"tx_mbit": (after[0] - before[0]) * 8 / seconds / MEGABIT,
-                     "rx_mbit": (after[1] - before[1]) * 8 / seconds / MEGABIT}
+                     "rx_mbit": (after[1] - before[1]) * 8 / seconds / MEGABIT,
+                     "tx_bytes": after[0] - before[0], "rx_bytes": after[1] - before[1]}
     return out
 
 
@@ -174,6 +178,72 @@ def watchdog(status, error=None, clock=None, stale_after=30.0):
             "links_down": links_down, "paths_down": paths_down}
 
 
+def _count(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def server(raw, expected=None):
+    """What the database server of one node says, in a few words: {state, head, details, ...}.
+
+    raw: {listening, statistics, error, sockets} as verify.yml collects them (None: not
+    asked). state: absent (nothing listens on the service port: no server, not an error),
+    error (it listens but did not answer), ok. expected: the number of hosts of the cluster in
+    the inventory, to point out a node that sees another cluster size.
+    """
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raw = {"error": "server view malformed: %s" % _show(raw)[:200]}
+    sockets = raw.get("sockets") if isinstance(raw.get("sockets"), Mapping) else None
+    links = {}
+    if sockets and isinstance(sockets.get("links"), Mapping):
+        links = dict((name, {"out": _count(pair.get("out")), "in": _count(pair.get("in"))})
+                     for name, pair in sockets["links"].items() if isinstance(pair, Mapping))
+    out = {"state": None, "head": None, "details": [], "cluster_size": None, "cluster_integrity": None,
+           "migrations_pending": None, "server_fabric_connections": None, "connections": links,
+           "connections_other": _count((sockets or {}).get("other")), "moved": _count((sockets or {}).get("moved")),
+           "nat_view": (sockets or {}).get("nat_view"), "sockets_error": (sockets or {}).get("error")}
+    stats = raw.get("statistics")
+    if raw.get("error"):
+        out.update(state="error", head="server error: %s" % raw["error"])
+    elif raw.get("listening") is False:
+        out.update(state="absent", head="no server")
+    elif not isinstance(stats, Mapping) or not stats:
+        out.update(state="error", head="server error: no statistics in its answer")
+    else:
+        size = _count(stats.get("cluster_size"))
+        out.update(state="ok", cluster_size=size, cluster_integrity=stats.get("cluster_integrity"),
+                   migrations_pending=_count(stats.get("migrate_partitions_remaining")),
+                   server_fabric_connections=_count(stats.get("fabric_connections")))
+        words = ["cluster size %s" % ("?" if size is None else size)]
+        if size is not None and expected is not None and size != expected:
+            words[0] += " (%d in the inventory)" % expected
+        if out["cluster_integrity"] not in (None, "true"):
+            words.append("integrity %s" % out["cluster_integrity"])
+        words.append("migrations pending %s" % ("?" if out["migrations_pending"] is None else out["migrations_pending"]))
+        if out["server_fabric_connections"] is not None:
+            words.append("fabric connections %d" % out["server_fabric_connections"])
+        out["head"] = ", ".join(words)
+    if out["state"] == "absent":
+        pass
+    elif out["sockets_error"]:
+        out["details"].append("fabric sockets not counted: %s" % out["sockets_error"])
+    elif links:
+        seen = ", ".join("%s %s out %s in" % (name, pair["out"], pair["in"]) for name, pair in links.items())
+        extra = []
+        if out["connections_other"]:
+            extra.append("%d on no fabric link" % out["connections_other"])
+        if out["nat_view"] is False:
+            extra.append("opened ones by their own address: no connection tracking table")
+        elif out["moved"]:
+            extra.append("%d opened ones moved to another link by NAT" % out["moved"])
+        out["details"].append("ss port %s: %s%s" % (sockets.get("port"), seen, "; " + "; ".join(extra) if extra else ""))
+    return out
+
+
 def _cluster(name, hosts, nodes, threshold, min_mbit, stale_after):
     sampled = [host for host in hosts if host in nodes]
     links = _link_names(nodes, sampled)
@@ -191,7 +261,8 @@ def _cluster(name, hosts, nodes, threshold, min_mbit, stale_after):
         node = nodes[host]
         devices = dict((link["name"], link.get("device")) for link in node["links"])
         entry = {"links": {}, "watchdog": watchdog(node.get("status"), node.get("status_error"),
-                                                   node.get("clock"), stale_after)}
+                                                   node.get("clock"), stale_after),
+                 "server": server(node.get("server"), len(hosts))}
         if len(span) < 2:
             entry.update(mbit=None, busiest=None, share=None, idle=True, imbalanced=False, seconds=None)
             out["notes"].append("%s: fewer than two samples" % host)
@@ -200,7 +271,7 @@ def _cluster(name, hosts, nodes, threshold, min_mbit, stale_after):
             rates = _rates(first, last, links)
             entry.update(_shares(rates, threshold, min_mbit), seconds=last["time"] - first["time"])
             for link in links:
-                figures = rates[link] or {"tx_mbit": None, "rx_mbit": None, "mbit": None, "share": None}
+                figures = rates[link] or dict(EMPTY)
                 entry["links"][link] = dict(figures, device=devices.get(link))
                 if rates[link] is None and link in first["bytes"]:
                     out["notes"].append("%s: the counters of %s went backwards (interface reset?)" % (host, link))
@@ -209,17 +280,22 @@ def _cluster(name, hosts, nodes, threshold, min_mbit, stale_after):
     for link in links:
         figures = [out["nodes"][host]["links"].get(link) or {} for host in sampled]
         measured = [f for f in figures if f.get("tx_mbit") is not None]
-        totals[link] = {"tx_mbit": sum(f["tx_mbit"] for f in measured),
-                        "rx_mbit": sum(f["rx_mbit"] for f in measured)} if measured else None
+        totals[link] = dict((key, sum(f[key] for f in measured))
+                            for key in ("tx_mbit", "rx_mbit", "tx_bytes", "rx_bytes")) if measured else None
     out.update(_shares(totals, threshold, min_mbit))
     if not sampled:
         out.update(mbit=None, idle=False)
-    out["totals"] = dict((link, figures or {"tx_mbit": None, "rx_mbit": None, "mbit": None, "share": None})
-                         for link, figures in totals.items())
+    out["totals"] = dict((link, figures or dict(EMPTY)) for link, figures in totals.items())
     if simultaneous:
         out["window"], out["series"] = _window_and_series(common, sampled, by_tick, links)
     states = [out["nodes"][host]["watchdog"]["state"] for host in sampled]
     out["watchdog"] = dict((state, states.count(state)) for state in sorted(set(states)))
+    views = [out["nodes"][host]["server"] for host in sampled if out["nodes"][host]["server"] is not None]
+    states = [view["state"] for view in views]
+    out["server"] = dict((state, states.count(state)) for state in sorted(set(states))) if views else None
+    # every connection once, on the node that opened it
+    out["connections"] = dict((link, sum(view["connections"][link]["out"] or 0 for view in views
+                                         if link in view["connections"])) for link in links) if views else None
     return out
 
 
@@ -301,9 +377,23 @@ def _verdict(summary):
     return "%s, busiest %s" % ("IMBALANCED" if summary["imbalanced"] else "ok", summary["busiest"])
 
 
+def _counted(view):
+    """Whether a node's server view has connection counts worth a column: a server, or
+    connections on the fabric port without one (other software on it)."""
+    pairs = ((view or {}).get("connections") or {}).values()
+    return bool(pairs) and (view.get("state") != "absent" or any(pair["out"] or pair["in"] for pair in pairs))
+
+
+def _conns(view, link):
+    pair = ((view or {}).get("connections") or {}).get(link)
+    if not pair:
+        return "-"
+    return "%s/%s" % ("?" if pair["out"] is None else pair["out"], "?" if pair["in"] is None else pair["in"])
+
+
 def _columns(rows):
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    right = (3, 4, 5)
+    right = (3, 4, 5, 6) if len(rows[0]) > 7 else (3, 4, 5)
     lines = []
     for row in rows:
         cells = [cell.rjust(widths[i]) if i in right else cell.ljust(widths[i]) for i, cell in enumerate(row)]
@@ -332,26 +422,35 @@ def format_report(report):
                 window["seconds"], _clock(window["start"]), window["samples"], window["skew"] * 1000))
         if cluster["missing"]:
             lines.append("no data from: %s (unreachable or failed)" % ", ".join(cluster["missing"]))
-        rows = [["host", "link", "device", "tx Mbit/s", "rx Mbit/s", "share", ""]]
+        servers = any(_counted(cluster["nodes"][host].get("server")) for host in cluster["hosts"])
+        rows = [["host", "link", "device", "tx Mbit/s", "rx Mbit/s", "share"] + (["conns out/in"] if servers else []) + [""]]
         for host in cluster["hosts"]:
             node = cluster["nodes"][host]
             for link in cluster["links"]:
                 figures = node["links"].get(link) or {}
                 rows.append([host, link, figures.get("device") or "-", _mbit(figures.get("tx_mbit")),
-                             _mbit(figures.get("rx_mbit")), _percent(figures.get("share")), ""])
+                             _mbit(figures.get("rx_mbit")), _percent(figures.get("share"))]
+                            + ([_conns(node.get("server"), link)] if servers else []) + [""])
             rows.append([host, "all", "", _mbit(_sum(node["links"], "tx_mbit")),
-                         _mbit(_sum(node["links"], "rx_mbit")), "", _verdict(node)])
+                         _mbit(_sum(node["links"], "rx_mbit")), ""] + ([""] if servers else []) + [_verdict(node)])
         for link in cluster["links"]:
             figures = cluster["totals"].get(link) or {}
             rows.append(["cluster", link, "", _mbit(figures.get("tx_mbit")), _mbit(figures.get("rx_mbit")),
-                         _percent(figures.get("share")), ""])
+                         _percent(figures.get("share"))]
+                        + (["%d" % cluster["connections"][link] if cluster.get("connections") else "-"] if servers else [])
+                        + [""])
         rows.append(["cluster", "all", "", _mbit(_sum(cluster["totals"], "tx_mbit")),
-                     _mbit(_sum(cluster["totals"], "rx_mbit")), "", _verdict(cluster)])
+                     _mbit(_sum(cluster["totals"], "rx_mbit")), ""] + ([""] if servers else []) + [_verdict(cluster)])
         lines.extend(_columns(rows))
         for host in cluster["hosts"]:
             state = cluster["nodes"][host]["watchdog"]
             lines.append("watchdog %s: %s" % (host, state["head"]))
             lines.extend("  %s" % detail for detail in state["details"])
+        for host in cluster["hosts"]:
+            view = cluster["nodes"][host].get("server")
+            if view is not None:
+                lines.append("server %s: %s" % (host, view["head"]))
+                lines.extend("  %s" % detail for detail in view["details"])
         lines.extend("note: %s" % note for note in cluster.get("notes", []))
         blocks.append("\n".join(lines))
     if not blocks:

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026, clusterfabric.multilink contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""PNG charts of a fabric throughput report: one per cluster, Mbit/s per link over time.
+"""PNG charts of a fabric throughput report: one per cluster, Mbit/s per link over time; or
+several runs of one cluster side by side (phases: one link, native, balanced...).
 
 Draws with matplotlib's Agg canvas directly (no pyplot), so there is no display, no global
 figure state, and the same report gives the same bytes.
@@ -94,3 +95,68 @@ def render_all(report):
         except (KeyError, TypeError) as exc:
             raise FabricError("cluster %s: the report is incomplete (%s: %s)" % (name, type(exc).__name__, exc))
     return out
+
+
+def _phase_title(label, cluster):
+    total = sum(figures.get("tx_mbit") or 0.0 for figures in cluster.get("totals", {}).values())
+    if cluster.get("share") is None:
+        return "%s: no data" % label
+    return "%s: %.1f Mbit/s, busiest %s %.1f %%" % (label, total, cluster["busiest"], cluster["share"] * 100)
+
+
+def render_phases(phases, title=None, limit_mbit=None, limit_label=None):
+    """PNG bytes of several runs of one cluster side by side, one panel per run on a shared
+    Mbit/s scale: per link the Mbit/s sent (summed over the nodes) over each run's window.
+
+    phases: [(label, cluster)] where cluster is one cluster of a fabric_throughput report;
+    limit_mbit: a dotted line at that rate in every panel (e.g. what a link can carry), with
+    limit_label as its legend entry."""
+    if not HAS_MATPLOTLIB:
+        raise FabricError("matplotlib is needed for PNG charts: %s" % MATPLOTLIB_ERROR)
+    if not isinstance(phases, (list, tuple)) or not phases:
+        raise FabricError("phases must be a non-empty list of (label, cluster), got %r" % (phases,))
+    try:
+        links = []
+        peak = float(limit_mbit or 0.0)
+        for dummy, cluster in phases:
+            for link in cluster["links"]:
+                if link not in links:
+                    links.append(link)
+            series = cluster.get("series") or {}
+            for values in (series.get("tx") or {}).values():
+                peak = max([peak] + list(values))
+        figure = Figure(figsize=(4.2 * len(phases) + 1, 4.5), dpi=100)
+        FigureCanvasAgg(figure)
+        first = None
+        for index, (label, cluster) in enumerate(phases):
+            axes = figure.add_subplot(1, len(phases), index + 1, sharey=first)
+            first = first or axes
+            series = cluster.get("series")
+            if series and series.get("time"):
+                times = [0.0] + list(series["time"])
+                for link in cluster["links"]:
+                    values = list(series["tx"].get(link, []))
+                    if values:
+                        axes.plot(times, values + values[-1:], drawstyle="steps-post",
+                                  color="C%d" % (links.index(link) % 10), label="%s sent" % link)
+                axes.set_xlim(0, times[-1])
+            else:
+                axes.text(0.5, 0.5, "no samples shared by the nodes", ha="center", va="center",
+                          transform=axes.transAxes)
+            if limit_mbit:
+                axes.axhline(limit_mbit, linestyle=":", color="grey", label=limit_label)
+            axes.set_ylim(0, peak * 1.3 or 1)
+            axes.grid(True, alpha=0.3)
+            axes.set_xlabel("seconds")
+            axes.set_title(_phase_title(label, cluster), fontsize="small")
+            axes.legend(loc="upper right", fontsize="x-small")
+            if index == 0:
+                axes.set_ylabel("Mbit/s sent, sum over the nodes")
+        if title:
+            figure.suptitle(title, fontsize="medium")
+        figure.tight_layout()
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise FabricError("phases: a cluster report is incomplete (%s: %s)" % (type(exc).__name__, exc))
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()

@@ -18,6 +18,13 @@ description:
     at the same moments, so their figures can be added up tick by tick; a node that starts late
     skips the ticks it missed.
   - Afterwards reads the link watchdog's status file O(status_file), if there is one.
+  - With O(fabric_port), then counts the established TCP connections on that port per link
+    with C(ss), split into those this host opened and those it accepted. A connection is on the
+    link whose subnet (C(subnet) of the link) holds its local address; for one this host opened,
+    the connection tracking table (C(/proc/net/nf_conntrack)) tells the peer address it really
+    goes to when NAT rules (the C(nat) role) moved it to another link.
+  - With O(service_port), tells whether anything listens on that port (the database's service
+    port; C(playbooks/verify.yml) asks the server only where one listens).
   - Reads only; changes nothing on the host. Used by C(playbooks/verify.yml), which turns the
     readings of all nodes into per-link throughput and shares with the
     P(clusterfabric.multilink.fabric_throughput#filter) filter.
@@ -48,6 +55,17 @@ options:
         an error. An empty string skips reading it.
     type: str
     default: /run/clusterfabric/linkwatch.json
+  fabric_port:
+    description:
+      - The fabric port (Aerospike's C(network.fabric.port)) whose established connections are
+        counted per link; links without a C(subnet) are not counted. Not given, nothing is
+        counted and RV(fabric_sockets) is null.
+    type: int
+  service_port:
+    description:
+      - A port to look for a listening socket on (Aerospike's service port). Not given,
+        RV(service_listening) is null.
+    type: int
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -82,6 +100,17 @@ EXAMPLES = r"""
   async: 120
   poll: 0
   register: sample_job
+
+- name: Also count the fabric connections per link and look for the server
+  clusterfabric.multilink.link_sample:
+    links:
+      - {name: fab0, device: eth1, subnet: 198.18.0.0/24}
+      - {name: fab1, device: eth2, subnet: 198.18.1.0/24}
+    seconds: 5
+    fabric_port: 3001
+    service_port: 3000
+  register: sample
+  # sample.fabric_sockets.links: {fab0: {out: 6, in: 6}, fab1: {out: 6, in: 6}}
 """
 
 RETURN = r"""
@@ -110,6 +139,24 @@ clock:
   description: This host's epoch time when the status file was read, to tell the status's age.
   returned: success
   type: float
+fabric_sockets:
+  description:
+    - The established connections on O(fabric_port) after the sampling window, null without
+      O(fabric_port).
+    - C(port); C(links) (link name to C(out), the connections this host opened, and C(in), those
+      it accepted); C(other) (connections on none of the links' subnets); C(moved) (opened
+      connections that NAT rules moved to another link than their own address says);
+      C(nat_view) (whether the connection tracking table could be read; without it opened
+      connections count on the link of their own address); C(error) (why C(ss) failed, with
+      C(links) empty).
+  returned: success
+  type: dict
+  sample: {port: 3001, links: {fab0: {out: 6, in: 6}, fab1: {out: 6, in: 6}}, other: 0, moved: 6,
+           nat_view: true, error: null}
+service_listening:
+  description: Whether a socket listens on O(service_port); null without O(service_port) or when C(ss) failed.
+  returned: success
+  type: bool
 """
 
 import time
@@ -127,6 +174,8 @@ def main():
             interval=dict(type="float", default=1),
             start_at=dict(type="float"),
             status_file=dict(type="str", default=link_sample.STATUS_FILE),
+            fabric_port=dict(type="int"),
+            service_port=dict(type="int"),
         ),
         supports_check_mode=True,
     )
@@ -141,8 +190,43 @@ def main():
     status, error = (None, None)
     if params["status_file"]:
         status, error = link_sample.read_status(params["status_file"])
-    module.exit_json(changed=False, samples=samples, status=status, status_error=error,
-                     clock=time.time())
+    clock = time.time()
+    module.exit_json(changed=False, samples=samples, status=status, status_error=error, clock=clock,
+                     fabric_sockets=fabric_sockets(module, params["links"], params["fabric_port"]),
+                     service_listening=listening(module, params["service_port"]))
+
+
+def _ss(module, port, listening_only=False):
+    """ss's output, or (None, why it failed)."""
+    if not 0 < port < 65536:
+        return None, "port %d is not a TCP port" % port
+    rc, out, err = module.run_command(link_sample.ss_command(port, listening_only))
+    if rc != 0:
+        return None, "ss failed (%d): %s" % (rc, (err or out).strip()[:500])
+    return out, None
+
+
+def fabric_sockets(module, links, port):
+    if port is None:
+        return None
+    text, error = _ss(module, port)
+    if error:
+        return {"port": port, "links": {}, "other": 0, "moved": 0, "nat_view": False, "error": error}
+    try:
+        counts = link_sample.fabric_sockets(links, port, link_sample.parse_ss(text), link_sample.read_conntrack(port))
+    except FabricError as exc:
+        module.fail_json(msg=str(exc))
+    counts["error"] = None
+    return counts
+
+
+def listening(module, port):
+    if port is None:
+        return None
+    text, error = _ss(module, port, listening_only=True)
+    if error:
+        return None
+    return link_sample.listening(text, port)
 
 
 if __name__ == "__main__":

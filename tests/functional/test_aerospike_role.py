@@ -44,8 +44,10 @@ CASES = {
         "aerospike_service": {"proto-fd-max": 15000},
         "aerospike_namespaces": [NAMESPACE_7],
     }),
+    # IPv6 fabric addresses need Enterprise: Community Edition binds IPv4 only.
     "four-links-ipv6-8.1": ({"db1": 1, "db2": 2, "db3": 3, "db4": 4}, {
         "aerospike_version": "8.1",
+        "aerospike_edition": "enterprise",
         "fabric_strategy": "native",
         "fabric_links": [
             {"name": "fab0", "subnet": "198.18.10.0/24"},
@@ -67,6 +69,20 @@ CASES = {
         ],
         "aerospike_mod_lua": {"user-path": "/opt/aerospike/usr/udf/lua"},
     }),
+    # Community Edition, what tests/integration/test_golden_server.py starts: three links with four
+    # lanes (two addresses on fab1, a hashing bond), so balanced gives the bulk channel one socket per lane.
+    "three-links-8.1": ({"db1": 1, "db2": 2, "db3": 3}, {
+        "aerospike_version": "8.1",
+        "fabric_links": [
+            {"name": "fab0", "subnet": "198.18.12.0/24"},
+            {"name": "fab1", "subnet": "198.18.13.0/24", "addresses_per_node": 2},
+            {"name": "bond0", "subnet": "198.18.21.0/24", "bond_hash": {"policy": "layer2+3", "slaves": 2, "kernel": "6.1"}},
+        ],
+        "aerospike_heartbeat_connect_timeout_ms": 500,
+        "aerospike_namespaces": [{"name": "test", "replication-factor": 2,
+                                  "storage-engine": {"type": "memory", "data-size": "1G"}}],
+        "aerospike_mod_lua": {"user-path": "/opt/aerospike/usr/udf/lua"},
+    }),
     "single-6.4": ({"db1": 1, "db2": 2}, {
         "aerospike_version": "6.4",
         "fabric_strategy": "single",
@@ -76,6 +92,7 @@ CASES = {
     }),
     "ipv6-8.0": ({"db1": 1, "db2": 2}, {
         "aerospike_version": "8.0",
+        "aerospike_edition": "enterprise",
         "fabric_ports": [3101],
         "fabric_links": [{"name": "v6a", "subnet": "2001:db8:30::/64"}, {"name": "v6b", "subnet": "2001:db8:31::/64"}],
         "aerospike_service": {"advertise-ipv6": True},

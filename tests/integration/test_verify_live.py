@@ -1,13 +1,22 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""playbooks/verify.yml on a live two-node podman cluster while iperf3 traffic runs.
+"""playbooks/verify.yml on live two-node podman clusters (the test bed, docs/testbed.md).
 
-Two 200 Mbit/s links. One run with all traffic on fab0 (one iperf3 stream to the peer's fab0
-address): verify must flag the imbalance with a share near 1.0 on fab0, fail with
-verify_fail_on_imbalance, show n1's (fake) watchdog status and draw the chart. One run in
-check mode with one stream per link address: shares near 0.5, nothing flagged, "no watchdog".
+Traffic: two 200 Mbit/s links and iperf3. One run with all traffic on fab0 (one iperf3 stream
+to the peer's fab0 address): verify must flag the imbalance with a share near 1.0 on fab0,
+fail with verify_fail_on_imbalance, show n1's (fake) watchdog status and draw the chart. One
+run in check mode with one stream per link address: shares near 0.5, nothing flagged, "no
+watchdog", and "no server" (nothing listens on the service port).
 
-Containers and networks: cfm-vfy-*, links 198.19.128.0/24 and 198.19.129.0/24.
+Server view, when the node image has the real Aerospike server: site.yml converges a second
+cluster (balanced NAT, the server started by the role) and verify must show what the server
+says: cluster size 2, no migrations pending, and the fabric connections per link, where the
+connections a node opened (which its NAT rules moved between links) must sit on the same link
+as the peer's accepted ones. With one server stopped: "no server" there, cluster size 1 on the
+other node.
+
+Containers and networks: cfm-vfy-* (links 198.19.68.0/24, 198.19.69.0/24) and cfm-vfysrv-*
+(links 198.19.66.0/24, 198.19.67.0/24).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -22,22 +31,41 @@ import time
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from podman_cluster import ROOT, PodmanCluster  # noqa: E402  pylint: disable=wrong-import-position
+from testbed import aerospike as tba
+from testbed import inventory as tbi
+from testbed.cluster import Cluster
 
-LINKS = [{"name": "fab0", "subnet": "198.19.128.0/24"}, {"name": "fab1", "subnet": "198.19.129.0/24"}]
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NODES = {"n1": 1, "n2": 2}
 GROUP = "vfy"
+SERVER_GROUP = "vfysrv"
 BIN = os.path.dirname(sys.executable)
 SECONDS = 4
 STATUS = "/run/clusterfabric/linkwatch.json"
+CONNECTION = {"ansible_connection": "containers.podman.podman", "ansible_python_interpreter": "/usr/bin/python3"}
+
+
+def links(first):
+    return [{"name": "fab0", "subnet": "198.19.%d.0/24" % first, "device": "eth0"},
+            {"name": "fab1", "subnet": "198.19.%d.0/24" % (first + 1), "device": "eth1"}]
+
+
+def start_bed(path, group, prefix, group_vars):
+    """A test bed cluster of n1, n2 from a written inventory; the Cluster, with .inventory and .plan."""
+    hosts = dict((host, {"fabric_node_id": number, "ansible_host": "%s-%s" % (prefix, host)})
+                 for host, number in NODES.items())
+    inventory = tbi.write(str(path), group, hosts, dict(CONNECTION, testbed_prefix=prefix, **group_vars))
+    cluster = Cluster(tbi.topology(inventory))
+    cluster.inventory = inventory
+    cluster.plan = cluster.topo.plan
+    cluster.up()
+    return cluster
 
 
 @pytest.fixture(scope="module")
-def bed(image, tmp_path_factory):
-    cluster = PodmanCluster("cfm-vfy", LINKS, NODES)
-    cluster.up(image)
+def bed(image, tmp_path_factory):  # pylint: disable=unused-argument  # image: root, podman and the node image
+    cluster = start_bed(tmp_path_factory.mktemp("vfy") / "inventory.json", GROUP, "cfm-vfy",
+                        {"fabric_links": links(68), "testbed_rate_mbit": 200})
     try:
         for port in (5201, 5202):
             cluster.run("n2", "iperf3 -s -D -p %d" % port)
@@ -45,31 +73,35 @@ def bed(image, tmp_path_factory):
         while not all(":%d " % port in cluster.run("n2", "ss -ltnH").stdout for port in (5201, 5202)):
             assert time.time() < deadline, "iperf3 servers did not start"
             time.sleep(0.2)
-        cluster.inventory = cluster.write_inventory(str(tmp_path_factory.mktemp("vfy") / "inventory.json"), GROUP)
         yield cluster
     finally:
         cluster.down()
 
 
-def verify(bed, tmp_path, *args):
-    """Run verify.yml; returns (rc, output, report)."""
-    report = tmp_path / "report.json"
+def run_playbook(args, timeout=900):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "build", "collections"),
                ANSIBLE_CALLBACK_RESULT_FORMAT="yaml", ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0",
                ANSIBLE_LOCALHOST_WARNING="0")
-    result = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", bed.inventory, "playbooks/verify.yml",
-                             "-e", "verify_seconds=%d" % SECONDS, "-e", "verify_report=%s" % report] + list(args),
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            universal_newlines=True, timeout=300, check=False)
+    return subprocess.run([os.path.join(BIN, args[0])] + list(args[1:]), cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, universal_newlines=True, timeout=timeout, check=False)
+
+
+def verify(bed, tmp_path, *args):
+    """Run verify.yml; returns (rc, output, report)."""
+    report = tmp_path / "report.json"
+    result = run_playbook(["ansible-playbook", "-i", bed.inventory, "playbooks/verify.yml",
+                           "-e", "verify_seconds=%d" % SECONDS, "-e", "verify_report=%s" % report] + list(args),
+                          timeout=300)
     data = json.loads(report.read_text()) if report.exists() else None
     return result.returncode, result.stdout, data
 
 
 def start_traffic(bed, targets):
-    """One iperf3 client per (address, port) from n1, for longer than a verify run; their pids."""
+    """One iperf3 client per (address, port) from n1, for longer than a verify run (which takes a minute
+    or more on a loaded machine; stop_traffic ends them); their pids."""
     pids = []
     for address, port in targets:
-        pids.append(bed.run("n1", "setsid iperf3 -c %s -p %d -t 60 >/dev/null 2>&1 </dev/null & echo $!"
+        pids.append(bed.run("n1", "setsid iperf3 -c %s -p %d -t 600 >/dev/null 2>&1 </dev/null & echo $!"
                             % (address, port)).stdout.strip())
     time.sleep(1)  # past TCP slow start
     return pids
@@ -141,7 +173,7 @@ def test_traffic_on_one_link_is_flagged(bed, tmp_path):
         [("n2", "fab1", 7)]
     assert re.match(r"degraded, 1/2 links up, 1/2 peer paths up, updated [0-9.]+ (s|min) ago; "
                     r"link fab1 down for \d+ (s|min) \(eth1, no carrier\); "
-                    r"peer n2 fab1 down for \d+ (s|min) \(198\.19\.129\.12, 7 probes failed\)$",
+                    r"peer n2 fab1 down for \d+ (s|min) \(198\.19\.69\.12, 7 probes failed\)$",
                     watchdog["message"]), watchdog["message"]
     assert "watchdog n1: degraded, 1/2 links up" in output
     assert receiver["watchdog"]["state"] == "absent" and "watchdog n2: no watchdog" in output
@@ -169,6 +201,9 @@ def test_one_stream_per_link_is_balanced_in_check_mode(bed, tmp_path):
     assert len(series["time"]) == cluster["window"]["samples"] - 1 and min(series["tx"]["fab1"]) > 100, series
     assert [cluster["nodes"][host]["watchdog"]["state"] for host in NODES] == ["absent", "absent"]
     assert "ok, busiest fab" in output
+    # no database here: nothing listens on the service port, which is not an error
+    assert [cluster["nodes"][host]["server"]["state"] for host in NODES] == ["absent", "absent"]
+    assert cluster["server"] == {"absent": 2} and "server n1: no server" in output
     no_leftovers(bed)
 
 
@@ -185,7 +220,7 @@ def test_charts_without_matplotlib_stop_the_play_before_sampling(tmp_path):
     inventory.write_text(json.dumps({"all": {"children": {
         "c1": {"hosts": {"h1": {"fabric_node_id": 1}},
                "vars": {"fabric_cluster_group": "c1", "ansible_connection": "local",
-                        "fabric_links": [{"name": "fab0", "subnet": "198.19.128.0/24", "device": "lo"}]}},
+                        "fabric_links": [{"name": "fab0", "subnet": "198.19.68.0/24", "device": "lo"}]}},
         "controller": {"hosts": {"localhost": {"ansible_connection": "local",
                                                "ansible_python_interpreter": str(python)}}}}}}))
     bed = type("Bed", (), {"inventory": str(inventory)})
@@ -194,3 +229,71 @@ def test_charts_without_matplotlib_stop_the_play_before_sampling(tmp_path):
     assert "Failed to import the required Python library (matplotlib)" in output, output
     assert "-m pip install matplotlib" in output
     assert "Sample the link counters" not in output
+
+
+# ---------------------------------------------------------------------------- the server's view
+@pytest.fixture(scope="module")
+def server_bed(image, tmp_path_factory):  # pylint: disable=unused-argument
+    present, reason = tba.available()
+    if not present:
+        pytest.skip(reason)
+    group_vars = {
+        "fabric_links": links(66), "testbed_rate_mbit": 200, "fabric_ports": [3001], "fabric_strategy": "balanced",
+        "fabric_links_backend": "networkd", "aerospike_version": "8.1", "aerospike_restart": True,
+        "aerospike_restart_wait": "cluster",
+        "aerospike_namespaces": [{"name": "test", "replication-factor": 2,
+                                  "storage-engine": {"type": "memory", "data-size": "512M"}}],
+    }
+    cluster = start_bed(tmp_path_factory.mktemp("vfysrv") / "inventory.json", SERVER_GROUP, "cfm-vfysrv", group_vars)
+    try:
+        result = run_playbook(["ansible-playbook", "-i", cluster.inventory, "playbooks/site.yml"])
+        assert result.returncode == 0, result.stdout[-5000:]
+        # the new cluster's partitions settle before the figures are read
+        result = run_playbook(["ansible", "-i", cluster.inventory, SERVER_GROUP, "-m", "clusterfabric.multilink.aerospike_info",
+                               "-a", json.dumps({"wait_for": {"migrate_partitions_remaining": 0}, "timeout": 120})])
+        assert result.returncode == 0, result.stdout[-3000:]
+        yield cluster
+    finally:
+        cluster.down()
+
+
+def test_the_server_view_shows_cluster_size_migrations_and_connections_per_link(server_bed, tmp_path):
+    rc, output, report = verify(server_bed, tmp_path)
+    assert rc == 0, output
+    cluster = report["clusters"][SERVER_GROUP]
+    views = dict((host, cluster["nodes"][host]["server"]) for host in NODES)
+    for host, view in views.items():
+        print("%s: %s; %s" % (host, view["head"], "; ".join(view["details"])))
+        assert view["state"] == "ok", view
+        assert (view["cluster_size"], view["cluster_integrity"], view["migrations_pending"]) == (2, "true", 0), view
+        assert view["server_fabric_connections"] >= 24, view  # 12 each way (rw 8, bulk 2, ctrl 1, meta 1)
+        assert view["nat_view"] is True and view["connections_other"] == 0, view
+        assert sum(pair["out"] for pair in view["connections"].values()) == 12, view
+        assert sum(pair["in"] for pair in view["connections"].values()) == 12, view
+        assert "server %s: cluster size 2, migrations pending 0, fabric connections " % host in output
+    # What one node opened on a link, the other accepted on that link: the opener's count follows
+    # the NAT rules (conntrack), not the addresses its sockets were opened with.
+    for link in ("fab0", "fab1"):
+        assert views["n1"]["connections"][link]["out"] == views["n2"]["connections"][link]["in"], views
+        assert views["n2"]["connections"][link]["out"] == views["n1"]["connections"][link]["in"], views
+        assert cluster["connections"][link] == views["n1"]["connections"][link]["out"] + \
+            views["n2"]["connections"][link]["out"]
+    # the server picks one of the peer's two addresses per socket, the rules rotate: some moved
+    assert views["n1"]["moved"] + views["n2"]["moved"] > 0, views
+    assert re.search(r"n1\s+fab0\s+eth0\s+\S+\s+\S+\s+\S+ %\s+\d+/\d+", output), output
+
+
+def test_a_stopped_server_is_no_server_and_its_peer_sees_a_cluster_of_one(server_bed, tmp_path):
+    server_bed.run("n2", "systemctl stop aerospike")
+    try:
+        rc, output, report = verify(server_bed, tmp_path, "--check")
+    finally:
+        server_bed.run("n2", "systemctl start aerospike")
+    assert rc == 0, output
+    cluster = report["clusters"][SERVER_GROUP]
+    alone, stopped = cluster["nodes"]["n1"]["server"], cluster["nodes"]["n2"]["server"]
+    assert stopped["state"] == "absent" and "server n2: no server" in output, stopped
+    assert alone["state"] == "ok" and alone["cluster_size"] == 1, alone
+    assert "server n1: cluster size 1 (2 in the inventory)" in output
+    assert cluster["server"] == {"absent": 1, "ok": 1}
+    no_leftovers(server_bed)

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""python -m testbed up|down -i INVENTORY [--cluster NAME] | image"""
+"""python -m testbed up|down -i INVENTORY [--cluster NAME] [-e VARS]... | image"""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -20,6 +20,8 @@ def main(argv=None):
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("-i", "--inventory", required=True)
         cmd.add_argument("--cluster")
+        cmd.add_argument("-e", "--extra-vars", action="append", default=[], metavar="VARS",
+                         help="override inventory variables as ansible-playbook -e does (e.g. testbed_rate_mbit=100)")
     sub.add_parser("image", help="build the node image (cached); print it and the server it carries")
     args = parser.parse_args(argv)
     try:
@@ -27,7 +29,7 @@ def main(argv=None):
             image = pm.node_image()
             print("%s aerospike=%s" % (image.ref, image.aerospike or "none"))
             return 0
-        found = clusters(args.inventory, args.cluster)
+        found = clusters(args.inventory, args.cluster, args.extra_vars)
         image = pm.node_image() if args.command == "up" else None
         for cluster in found:
             if args.command == "up":

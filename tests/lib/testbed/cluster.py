@@ -15,6 +15,7 @@ __metaclass__ = type
 
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from testbed import podman as pm
 from testbed.podman import TestbedError
@@ -66,12 +67,18 @@ class Cluster(object):
             pm.podman(*self.run_args(host, image.ref))
         if self.topo.mgmt:
             self.attach_controller()
-        for host in self.hosts:
-            self.wait_for_systemd(host)
-            self.add_lanes(host)
-            self.shape(host)
-            self.run(host, "mkdir -p /etc/aerospike")
+        # every container boots at once: settle them side by side
+        with ThreadPoolExecutor(max_workers=len(self.hosts)) as pool:
+            for future in [pool.submit(self.settle, host) for host in self.hosts]:
+                future.result()
         return self
+
+    def settle(self, host):
+        """After ``podman run``: systemd up, the other lanes' addresses, tbf, /etc/aerospike."""
+        self.wait_for_systemd(host)
+        self.add_lanes(host)
+        self.shape(host)
+        self.run(host, "mkdir -p /etc/aerospike")
 
     def run_args(self, host, image_ref):
         args = ["run", "--detach", "--name", self.container(host), "--hostname", host,
@@ -128,17 +135,18 @@ class Cluster(object):
 
     def shape(self, host, rates=None):
         """tbf on every fabric link of ``host`` at the link's rate (or ``rates`` {link: Mbit/s})."""
+        commands = []
         for link in self.topo.links:
             rate = (rates or {}).get(link["name"], link["rate_mbit"])
-            self.run(host, "tc qdisc replace dev %s root tbf rate %gmbit burst 64kb latency 50ms"
-                     % (link["device"], rate))
+            commands.append("tc qdisc replace dev %s root tbf rate %gmbit burst 64kb latency 50ms" % (link["device"], rate))
+        self.run(host, " && ".join(commands))
 
     # ------------------------------------------------------------------ use
-    def run(self, host, command, check=True, timeout=300):
-        """A shell command in ``host``'s container; returns the CompletedProcess."""
-        result = subprocess.run(["podman", "exec", self.container(host), "sh", "-c", command],
+    def run(self, host, command, check=True, timeout=300, stdin=None):
+        """A shell command in ``host``'s container (``stdin``: text fed to it); returns the CompletedProcess."""
+        result = subprocess.run(["podman", "exec"] + (["-i"] if stdin is not None else []) + [self.container(host), "sh", "-c", command],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-                                env=pm.env(), timeout=timeout, check=False)
+                                env=pm.env(), timeout=timeout, check=False, input=stdin)
         if check and result.returncode != 0:
             raise TestbedError("%s: %r failed (%d): %s%s"
                                % (host, command, result.returncode, result.stdout[-2000:], result.stderr[-2000:]))
@@ -183,6 +191,6 @@ def _quote(text):
     return "'" + text.replace("'", "'\"'\"'") + "'"
 
 
-def clusters(inventory, cluster=None):
+def clusters(inventory, cluster=None, extra_vars=()):
     from testbed.inventory import topologies  # pylint: disable=import-outside-toplevel
-    return [Cluster(topo) for topo in topologies(inventory, cluster)]
+    return [Cluster(topo) for topo in topologies(inventory, cluster, extra_vars)]

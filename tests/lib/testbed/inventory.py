@@ -26,10 +26,12 @@ DEVICE_RE = re.compile(r"[a-z][a-z0-9]{0,11}")
 MGMT_DEVICE = "mgmt0"
 
 
-def load(inventory):
-    """ansible-inventory --list of ``inventory`` (a path), as data."""
+def load(inventory, extra_vars=()):
+    """ansible-inventory --list of ``inventory`` (a path), as data; ``extra_vars``: ``-e`` values
+    (key=value or YAML/JSON) that override the inventory as they would in a playbook run."""
     tool = os.path.join(os.path.dirname(sys.executable), "ansible-inventory")
-    result = subprocess.run([tool if os.path.exists(tool) else "ansible-inventory", "-i", inventory, "--list"],
+    extra = [arg for value in extra_vars or () for arg in ("-e", value)]
+    result = subprocess.run([tool if os.path.exists(tool) else "ansible-inventory", "-i", inventory, "--list"] + extra,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
     if result.returncode != 0:
         raise TestbedError("ansible-inventory -i %s failed: %s" % (inventory, result.stderr[-2000:]))
@@ -127,9 +129,9 @@ class Topology(object):
         return [link["device"] for link in self.links if link["name"] == link_name][0]
 
 
-def topologies(inventory, cluster=None):
-    """[Topology] of every cluster of ``inventory`` (or of the one named)."""
-    data = load(inventory)
+def topologies(inventory, cluster=None, extra_vars=()):
+    """[Topology] of every cluster of ``inventory`` (or of the one named); ``extra_vars`` as for load()."""
+    data = load(inventory, extra_vars)
     names = cluster_names(data)
     if cluster is not None:
         if cluster not in names:

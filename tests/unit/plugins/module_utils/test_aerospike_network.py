@@ -49,14 +49,14 @@ def test_info_up_to_8_0_admin_from_8_1(version, admin):
 
 def test_four_links_publish_every_lane_and_ipv6():
     full = plan(2, FOUR)
-    net = build_network("db1", full, FOUR, version="8.0", strategy="native")
+    net = build_network("db1", full, FOUR, version="8.0", strategy="native", edition="enterprise")
     assert net["fabric"]["address"] == ["198.18.10.11", "198.18.11.11", "2001:db8:20::b", "198.18.20.12", "198.18.20.13"]
     assert net["heartbeat"]["mesh-seed-address-port"] == [
         "198.18.10.12 3002", "198.18.11.12 3002", "2001:db8:20::c 3002", "198.18.20.14 3002"]
 
 
 def test_single_publishes_only_the_primary_address_but_heartbeat_keeps_every_link():
-    net = build_network("db2", plan(2, FOUR), FOUR, version="8.1", strategy="single")
+    net = build_network("db2", plan(2, FOUR), FOUR, version="8.1", strategy="single", edition="enterprise")
     assert net["fabric"]["address"] == ["198.18.10.12"]
     # 8.1 would bind heartbeat to the one fabric address, so the address lines stay
     assert net["heartbeat"]["address"] == ["198.18.10.12", "198.18.11.12", "2001:db8:20::c", "198.18.20.14", "198.18.20.15"]
@@ -196,3 +196,10 @@ def test_beyond_eight_lanes_rw_grows_too_and_a_user_value_wins():
     fabric = build_network("db1", plan(2, links), links, version="8.1",
                            extra={"fabric": {"channel-bulk-fds": 3}})["fabric"]
     assert fabric["channel-bulk-fds"] == 3
+
+
+@pytest.mark.parametrize("strategy", ["balanced", "native", "single"])
+def test_community_edition_refuses_an_ipv6_link_naming_it(strategy):
+    # the real 8.1.2.0 CE server stops with "Invalid address: 2001:db8:20::b" (tests/integration/test_golden_server.py)
+    with pytest.raises(FabricError, match=r"link fab6 \(2001:db8:20::/64\) is IPv6, but Aerospike Community Edition binds IPv4 only"):
+        build_network("db1", plan(2, FOUR), FOUR, version="8.1", strategy=strategy)

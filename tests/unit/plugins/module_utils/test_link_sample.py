@@ -120,3 +120,106 @@ def test_status_file_absent_valid_broken(tmp_path):
     assert status is None and error.startswith("%s is not JSON" % path)
     status, error = link_sample.read_status(str(tmp_path))  # a directory: exists, unreadable as a file
     assert status is None and str(tmp_path) in error
+
+
+# ---------------------------------------------------------------------------- fabric sockets
+# What node1 of a two-link cluster (fab0 198.19.32.0/24, fab1 198.19.33.0/24, fabric port 3001)
+# showed with balanced NAT: ss gives every socket its own addresses, so both connections node1
+# opened to node2's fab0 address look like fab0 ones; conntrack tells that the second one was
+# moved to fab1 (DNAT to .33.12, SNAT to .33.11).
+LINKS = [{"name": "fab0", "device": "eth0", "subnet": "198.19.32.0/24"},
+         {"name": "fab1", "device": "eth1", "subnet": "198.19.33.0/24"}]
+SS = """\
+0      0      198.19.32.11:3001  198.19.32.12:53638
+0      0      198.19.33.11:3001  198.19.33.12:59758
+0      0      198.19.32.11:60552 198.19.32.12:3001
+0      0      198.19.32.11:60570 198.19.32.12:3001
+0      0      198.19.33.11:57050 198.19.33.12:3001
+0      0      127.0.0.1:3001     127.0.0.1:41000
+"""
+CONNTRACK = [
+    "ipv4     2 tcp      6 431999 ESTABLISHED src=198.19.32.11 dst=198.19.32.12 sport=60552 dport=3001 "
+    "src=198.19.32.12 dst=198.19.32.11 sport=3001 dport=60552 [ASSURED] mark=0 zone=0 use=2\n",
+    "ipv4     2 tcp      6 431999 ESTABLISHED src=198.19.32.11 dst=198.19.32.12 sport=60570 dport=3001 "
+    "src=198.19.33.12 dst=198.19.33.11 sport=3001 dport=60570 [ASSURED] mark=0 zone=0 use=2\n",
+    "ipv4     2 tcp      6 431999 ESTABLISHED src=198.19.33.11 dst=198.19.33.12 sport=57050 dport=3001 "
+    "src=198.19.33.12 dst=198.19.33.11 sport=3001 dport=57050 [ASSURED] mark=0 zone=0 use=2\n",
+    "ipv4     2 tcp      6 116 TIME_WAIT src=198.19.32.12 dst=198.19.32.11 sport=53588 dport=3001 "
+    "src=198.19.32.11 dst=198.19.32.12 sport=3001 dport=53588 [ASSURED] mark=0 zone=0 use=2\n",
+    "ipv4     2 udp      17 20 src=198.19.32.11 dst=198.19.32.12 sport=5353 dport=3001 "
+    "src=198.19.32.12 dst=198.19.32.11 sport=3001 dport=5353 mark=0 zone=0 use=2\n",
+    "ipv4     2 tcp      6 10 CLOSE src=198.19.32.11 dst=198.19.32.12 sport=40000 dport=5201 "
+    "src=198.19.32.12 dst=198.19.32.11 sport=5201 dport=40000 mark=0 zone=0 use=2\n",
+]
+
+
+def ip(text):
+    return link_sample.ipaddress.ip_address(text)
+
+
+@pytest.mark.parametrize("text, want", [
+    ("198.18.0.11:3001", ("198.18.0.11", 3001)),
+    ("[2001:2::11]:3001", ("2001:2::11", 3001)),
+    ("[fe80::1%eth0]:3001", ("fe80::1", 3001)),
+    ("[::ffff:198.18.0.11]:3001", ("198.18.0.11", 3001)),
+    ("*:3001", None),
+    ("Local", None),
+    ("198.18.0.11:x", None),
+])
+def test_parse_endpoint(text, want):
+    got = link_sample.parse_endpoint(text)
+    assert (None if got is None else (str(got[0]), got[1])) == want
+
+
+def test_parse_ss_skips_a_header_and_short_lines():
+    sockets = link_sample.parse_ss("Recv-Q Send-Q Local Address:Port Peer Address:Port Process\n\n" + SS)
+    assert len(sockets) == 6
+    assert sockets[2] == (ip("198.19.32.11"), 60552, ip("198.19.32.12"), 3001)
+
+
+def test_parse_conntrack_keeps_tcp_to_the_port_with_the_reply_addresses():
+    table = link_sample.parse_conntrack(CONNTRACK, 3001)
+    assert len(table) == 4  # the udp entry and the one to port 5201 are left out
+    assert table[(ip("198.19.32.11"), 60570, ip("198.19.32.12"), 3001)] == (ip("198.19.33.12"), ip("198.19.33.11"))
+    ipv6 = ("ipv6     10 tcp      6 300 ESTABLISHED src=2001:0002:0000:0000:0000:0000:0000:0011 "
+            "dst=2001:0002:0000:0000:0000:0000:0000:0012 sport=40000 dport=3001 "
+            "src=2001:0002:0000:0000:0000:0000:0001:0012 dst=2001:0002:0000:0000:0000:0000:0001:0011 sport=3001 "
+            "dport=40000 [ASSURED] mark=0 zone=0 use=2")
+    assert link_sample.parse_conntrack([ipv6], 3001) == {
+        (ip("2001:2::11"), 40000, ip("2001:2::12"), 3001): (ip("2001:2::1:12"), ip("2001:2::1:11"))}
+
+
+def test_fabric_sockets_put_nat_moved_connections_on_their_real_link():
+    counts = link_sample.fabric_sockets(LINKS, 3001, link_sample.parse_ss(SS),
+                                        link_sample.parse_conntrack(CONNTRACK, 3001))
+    assert counts == {"port": 3001, "links": {"fab0": {"out": 1, "in": 1}, "fab1": {"out": 2, "in": 1}},
+                      "other": 1, "moved": 1, "nat_view": True}
+
+
+def test_without_conntrack_opened_connections_count_by_their_own_address():
+    counts = link_sample.fabric_sockets(LINKS, 3001, link_sample.parse_ss(SS), None)
+    assert counts["links"] == {"fab0": {"out": 2, "in": 1}, "fab1": {"out": 1, "in": 1}}
+    assert counts["nat_view"] is False and counts["moved"] == 0
+
+
+def test_fabric_sockets_ignore_other_ports_and_links_without_subnet():
+    sockets = link_sample.parse_ss("0 0 198.19.32.11:5201 198.19.32.12:40000\n0 0 198.19.32.11:3001 198.19.32.12:1\n")
+    counts = link_sample.fabric_sockets([{"name": "fab0", "device": "eth0"}], 3001, sockets, {})
+    assert counts["links"] == {} and counts["other"] == 1
+    with pytest.raises(FabricError, match=r"link fab0: subnet 'nope' is not a network"):
+        link_sample.fabric_sockets([{"name": "fab0", "subnet": "nope"}], 3001, sockets, {})
+
+
+def test_read_conntrack_absent_is_none(tmp_path):
+    assert link_sample.read_conntrack(3001, str(tmp_path / "nf_conntrack")) is None
+    path = tmp_path / "nf_conntrack"
+    path.write_text("".join(CONNTRACK))
+    assert len(link_sample.read_conntrack(3001, str(path))) == 4
+
+
+def test_listening_and_the_ss_commands():
+    text = "LISTEN 0      4096      127.0.0.1:3000 0.0.0.0:*\nLISTEN 0 4096 *:30001 *:*\n"
+    assert link_sample.listening(text, 3000) and not link_sample.listening(text, 3001)
+    assert link_sample.listening("LISTEN 0 4096 *:3001 *:*\n", 3001)
+    assert link_sample.ss_command(3001) == ["ss", "-Htn", "state", "established", "( sport = :3001 or dport = :3001 )"]
+    assert link_sample.ss_command(3000, listening=True) == ["ss", "-Hltn", "( sport = :3000 )"]

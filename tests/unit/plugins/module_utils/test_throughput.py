@@ -191,3 +191,67 @@ def test_table_of_an_imbalanced_and_an_empty_report():
     assert throughput.format_report({"clusters": {}}) == "no fabric cluster was sampled"
     with pytest.raises(FabricError, match=r"expected the report of fabric_throughput .* got \[\]"):
         throughput.format_report([])
+
+
+SOCKETS = {"port": 3001, "links": {"fab0": {"out": 6, "in": 6}, "fab1": {"out": 6, "in": 6}}, "other": 0,
+           "moved": 6, "nat_view": True, "error": None}
+STATS = {"cluster_size": "2", "cluster_integrity": "true", "migrate_partitions_remaining": "0",
+         "fabric_connections": "24"}
+
+
+def test_server_states():
+    assert throughput.server(None) is None
+    absent = throughput.server({"listening": False, "sockets": SOCKETS, "statistics": None, "error": None}, 2)
+    assert absent["state"] == "absent" and absent["head"] == "no server" and absent["details"] == []
+    failed = throughput.server({"listening": True, "sockets": SOCKETS, "statistics": None,
+                                "error": "cannot connect to 127.0.0.1 port 3000: refused"}, 2)
+    assert failed["state"] == "error" and failed["head"] == "server error: cannot connect to 127.0.0.1 port 3000: refused"
+    ok = throughput.server({"listening": True, "sockets": SOCKETS, "statistics": STATS, "error": None}, 2)
+    assert (ok["state"], ok["cluster_size"], ok["migrations_pending"], ok["server_fabric_connections"]) == ("ok", 2, 0, 24)
+    assert ok["head"] == "cluster size 2, migrations pending 0, fabric connections 24"
+    assert ok["details"] == ["ss port 3001: fab0 6 out 6 in, fab1 6 out 6 in; 6 opened ones moved to another link by NAT"]
+    assert ok["connections"] == {"fab0": {"out": 6, "in": 6}, "fab1": {"out": 6, "in": 6}}
+    alone = throughput.server({"listening": True, "sockets": dict(SOCKETS, nat_view=False, other=2),
+                               "statistics": dict(STATS, cluster_size="1", cluster_integrity="false",
+                                                  migrate_partitions_remaining="4096"), "error": None}, 2)
+    assert alone["head"] == "cluster size 1 (2 in the inventory), integrity false, migrations pending 4096, fabric connections 24"
+    assert alone["details"] == ["ss port 3001: fab0 6 out 6 in, fab1 6 out 6 in; 2 on no fabric link; "
+                                "opened ones by their own address: no connection tracking table"]
+    no_ss = throughput.server({"listening": None, "sockets": {"port": 3001, "links": {}, "error": "ss failed (127): x"},
+                               "statistics": STATS, "error": None})
+    assert no_ss["state"] == "ok" and no_ss["details"] == ["fabric sockets not counted: ss failed (127): x"]
+    assert throughput.server({"listening": True, "statistics": {}})["head"] == "server error: no statistics in its answer"
+    assert throughput.server("junk")["state"] == "error"
+
+
+def test_server_view_bytes_and_connections_in_the_report_and_the_table():
+    n1 = node({"fab0": (40, 40), "fab1": (40, 40)})
+    n1["server"] = {"listening": True, "sockets": SOCKETS, "statistics": STATS, "error": None}
+    n2 = node({"fab0": (0, 0), "fab1": (0, 0)})
+    idle = {"fab0": {"out": 0, "in": 0}, "fab1": {"out": 0, "in": 0}}
+    n2["server"] = {"listening": False, "sockets": dict(SOCKETS, links=idle), "statistics": None, "error": None}
+    report = throughput.summarize({"n1": n1, "n2": n2}, {"c1": ["n1", "n2"]})
+    cluster = report["clusters"]["c1"]
+    assert cluster["server"] == {"absent": 1, "ok": 1} and cluster["connections"] == {"fab0": 6, "fab1": 6}
+    # the window's bytes, per node and summed (40 Mbit/s for 5 s = 25 MB)
+    assert cluster["nodes"]["n1"]["links"]["fab0"]["tx_bytes"] == 25000000
+    assert cluster["totals"]["fab1"]["rx_bytes"] == 25000000
+    lines = throughput.format_report(report).splitlines()
+    assert lines[2].split() == ["host", "link", "device", "tx", "Mbit/s", "rx", "Mbit/s", "share", "conns", "out/in"]
+    assert lines[3].split() == ["n1", "fab0", "eth1", "40.0", "40.0", "50.0", "%", "6/6"]
+    assert lines[6].split() == ["n2", "fab0", "eth1", "0.0", "0.0", "-", "0/0"]
+    assert lines[9].split() == ["cluster", "fab0", "40.0", "40.0", "50.0", "%", "6"]
+    assert "server n1: cluster size 2, migrations pending 0, fabric connections 24" in lines
+    assert "  ss port 3001: fab0 6 out 6 in, fab1 6 out 6 in; 6 opened ones moved to another link by NAT" in lines
+    assert lines[-1] == "server n2: no server"
+    # no server anywhere and nothing on the fabric port: no column; something on it: counted
+    n1["server"] = dict(n2["server"])
+    quiet = throughput.summarize({"n1": n1, "n2": n2}, {"c1": ["n1", "n2"]})
+    assert quiet["clusters"]["c1"]["server"] == {"absent": 2} and "conns" not in throughput.format_report(quiet)
+    n1["server"]["sockets"] = dict(SOCKETS, links={"fab0": {"out": 8, "in": 0}, "fab1": {"out": 0, "in": 0}})
+    busy = throughput.format_report(throughput.summarize({"n1": n1, "n2": n2}, {"c1": ["n1", "n2"]})).splitlines()
+    assert busy[3].split()[-1] == "8/0" and busy[9].split()[-1] == "8" and "server n1: no server" in busy
+    # without the server view the table keeps its old columns
+    plain = throughput.summarize({"n1": node({"fab0": (40, 40), "fab1": (40, 40)})}, {"c1": ["n1"]})
+    assert plain["clusters"]["c1"]["server"] is None and plain["clusters"]["c1"]["nodes"]["n1"]["server"] is None
+    assert "conns" not in throughput.format_report(plain)

@@ -53,3 +53,38 @@ def test_no_status_file_is_not_an_error(sysfs, capsys):
 def test_a_missing_device_fails_naming_it(sysfs, capsys):
     code, result = run(dict(links=[{"name": "fab1", "device": "eth7"}], seconds=0.1, interval=0.1), capsys)
     assert code == 1 and "link fab1: this host has no interface eth7" in result["msg"]
+
+
+def test_counts_fabric_connections_and_sees_the_server_in_check_mode(sysfs, capsys, monkeypatch):
+    conntrack = sysfs / "nf_conntrack"
+    conntrack.write_text("ipv4 2 tcp 6 431999 ESTABLISHED src=198.18.0.11 dst=198.18.0.12 sport=40000 dport=3001 "
+                         "src=198.18.1.12 dst=198.18.1.11 sport=3001 dport=40000 [ASSURED] mark=0 zone=0 use=2\n")
+    monkeypatch.setattr(link_sample, "CONNTRACK_FILE", str(conntrack))
+    calls = []
+
+    def run_command(self, args, **kwargs):
+        calls.append(args)
+        if "-Hltn" in args:
+            return 0, "LISTEN 0 4096 127.0.0.1:3000 0.0.0.0:*\n", ""
+        return 0, "0 0 198.18.0.11:40000 198.18.0.12:3001\n0 0 198.18.0.11:3001 198.18.0.12:50000\n", ""
+    monkeypatch.setattr(module.AnsibleModule, "run_command", run_command)
+    links = [{"name": "fab0", "device": "eth1", "subnet": "198.18.0.0/24"},
+             {"name": "fab1", "device": "eth2", "subnet": "198.18.1.0/24"}]
+    code, result = run(dict(links=links, seconds=0.1, interval=0.1, fabric_port=3001, service_port=3000,
+                            _ansible_check_mode=True), capsys)
+    assert code == 0 and result["changed"] is False
+    assert result["fabric_sockets"] == {"port": 3001, "links": {"fab0": {"out": 0, "in": 1}, "fab1": {"out": 1, "in": 0}},
+                                        "other": 0, "moved": 1, "nat_view": True, "error": None}
+    assert result["service_listening"] is True
+    assert calls == [link_sample.ss_command(3001), link_sample.ss_command(3000, listening=True)]
+
+
+def test_without_ports_nothing_is_counted_and_a_failing_ss_is_no_failure(sysfs, capsys, monkeypatch):
+    code, result = run(dict(links=[{"name": "fab0", "device": "eth1"}], seconds=0.1, interval=0.1), capsys)
+    assert code == 0 and result["fabric_sockets"] is None and result["service_listening"] is None
+    monkeypatch.setattr(module.AnsibleModule, "run_command", lambda self, args, **kwargs: (127, "", "ss: not found"))
+    code, result = run(dict(links=[{"name": "fab0", "device": "eth1"}], seconds=0.1, interval=0.1,
+                            fabric_port=3001, service_port=3000), capsys)
+    assert code == 0 and result["samples"]
+    assert result["fabric_sockets"]["error"] == "ss failed (127): ss: not found"
+    assert result["fabric_sockets"]["links"] == {} and result["service_listening"] is None

@@ -74,3 +74,17 @@ def test_without_matplotlib_the_module_says_how_to_install_it(tmp_path, capsys, 
     code, result = run(dict(report={"clusters": {}}, dest=str(tmp_path)), capsys)
     assert code == 1 and result["msg"].endswith("-m pip install matplotlib")
     assert "required Python library (matplotlib)" in result["msg"]
+
+
+def test_render_phases_draws_several_runs_side_by_side():
+    data = report()
+    phases = [("single", data["clusters"]["east"]), ("balanced", data["clusters"]["west/2"]),
+              ("empty", data["clusters"]["empty"])]
+    png = throughput_plot.render_phases(phases, title="demo", limit_mbit=100, limit_label="link rate")
+    assert png.startswith(PNG) and len(png) > 5000
+    assert throughput_plot.render_phases(phases, title="demo", limit_mbit=100, limit_label="link rate") == png
+    assert throughput_plot.render_phases(phases[:1]) != png
+    with pytest.raises(FabricError, match=r"phases must be a non-empty list"):
+        throughput_plot.render_phases([])
+    with pytest.raises(FabricError, match=r"phases: a cluster report is incomplete"):
+        throughput_plot.render_phases([("x", {"series": {"time": [1.0]}})])
