@@ -120,11 +120,24 @@ def _drain(conn):
         conn.close()
 
 
-def sink(port, seconds):
+def listener(port):
+    """A socket listening on ``port`` of every address: IPv6 and IPv4 (dual stack) where the
+    kernel has IPv6, IPv4 only otherwise."""
+    if socket.has_ipv6:
+        try:
+            return socket.create_server(("", port), family=socket.AF_INET6, backlog=128, reuse_port=False,
+                                        dualstack_ipv6=True)
+        except (OSError, ValueError):
+            pass
     server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     server.bind(("0.0.0.0", port))
     server.listen(128)
+    return server
+
+
+def sink(port, seconds):
+    server = listener(port)
     server.settimeout(1.0)
     deadline = time.time() + seconds
     while time.time() < deadline:

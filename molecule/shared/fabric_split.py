@@ -227,9 +227,33 @@ def traffic_label(traffic):
     return "iperf3, " + text if traffic["kind"] == "iperf3" else text
 
 
+def check_watchdog(report, phase):
+    """The sender's link watchdog before and after the phase's traffic: every path up, and every
+    peer chain rotating over all of the receiver's planned addresses of its family."""
+    watch = report["phases"][phase].get("watchdog") or {}
+    problems = []
+    wanted = report.get("receiver_addresses") or []
+    for when in ("before", "after"):
+        status = watch.get(when)
+        if not status:
+            problems.append("%s: no watchdog status" % when)
+            continue
+        down = sorted(path for path, state in (status.get("paths") or {}).items() if state != "up")
+        if down or not status.get("paths"):
+            problems.append("%s: paths not up: %s" % (when, down or "none reported"))
+        for chain, lanes in sorted((status.get("lanes") or {}).items()):
+            family = [a for a in wanted if (":" in a) == chain.startswith("ip6 ")]
+            if sorted(set(lanes)) != sorted(family):
+                problems.append("%s: %s rotates over %s, not %s" % (when, chain, sorted(set(lanes)), sorted(family)))
+        if not status.get("lanes"):
+            problems.append("%s: no lanes" % when)
+    return {"check": "link watchdog in %s: every path up, every lane in the rotation (before and after)" % phase,
+            "value": problems or "ok", "limit": "no problem", "ok": not problems}
+
+
 def format_table(report):
     """The per-link table of every phase, then the ratio and the checks."""
-    lines = []
+    lines = ["NOTE: %s" % note for note in report.get("notes", [])]
     if report.get("traffic", {}).get("kind") == "emulation":
         lines.append("traffic: " + EMULATION_LABEL)
     lines.append("%s -> %s, port %s; counters from the kernel (sender tx = bytes sent)"
@@ -585,6 +609,10 @@ def measure(args):
                    "cluster": topo["cluster"], "sender": topo["sender"], "receiver": topo["receiver"],
                    "port": topo["port"], "strategy": topo["strategy"], "weights": topo["weights"],
                    "links": topo["links"], "nproc": os.cpu_count()})
+    for note in args.note:
+        if note not in report.setdefault("notes", []):
+            report["notes"].append(note)
+    report["receiver_addresses"] = [a for link in topo["links"] for a in topo["plan"][topo["receiver"]][link["name"]]]
     report.setdefault("traffic", traffic)
     report.setdefault("traffic_by_phase", {})
     report.setdefault("phases", {})
@@ -610,6 +638,8 @@ def measure(args):
         checks.append(check_weights(report, name, float(tolerance)))
     for name, tolerance in args.check_picks:
         checks.append(check_picks(report, name, float(tolerance)))
+    for name in args.check_watchdog:
+        checks.append(check_watchdog(report, name))
     report["checks"] = report["checks"] + checks
     report["passed"] = all(check["ok"] for check in report["checks"])
     base, dummy, spread = (args.ratio or "baseline:spread").partition(":")
@@ -654,6 +684,9 @@ def main(argv=None):
                      type=lambda text: _pair(text, 2, "PHASE:TOLERANCE"))
     cmd.add_argument("--check-picks", action="append", default=[], metavar="PHASE:TOLERANCE",
                      type=lambda text: _pair(text, 2, "PHASE:TOLERANCE"))
+    cmd.add_argument("--check-watchdog", action="append", default=[], metavar="PHASE",
+                     help="the sender's link watchdog: every path up and every lane rotated, before and after")
+    cmd.add_argument("--note", action="append", default=[], help="a line for the report and the table (e.g. why a fallback)")
     cmd.add_argument("--plot", help="PNG of per-link throughput over time")
     cmd.add_argument("--title")
     cmd = sub.add_parser("show", help="print the table of a report (and plot it)")

@@ -103,3 +103,16 @@ def test_streams_frame_the_traffic_with_kernel_counters():
     assert window["seconds"] >= 0.3
     # every byte the streams sent went through lo between the two readings (both directions)
     assert window["after"]["lo"][0] - window["before"]["lo"][0] >= sum(result["bytes_claimed"])
+
+
+def test_the_sink_listens_on_ipv4_and_ipv6():
+    """The sink takes connections of both families (the ipv6 scenario's streams), IPv4 only
+    where the kernel has no IPv6."""
+    server = fabric_node.listener(free_port())
+    port = server.getsockname()[1]
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        if server.family == socket.AF_INET6:
+            socket.create_connection(("::1", port), timeout=2).close()
+    finally:
+        server.close()
