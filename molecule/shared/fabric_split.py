@@ -396,7 +396,7 @@ def _collection():
 def plan_addresses(nodes, links):
     """The collection's own planner: {host: {link: [address, ...]}}."""
     _collection()
-    from ansible_collections.clusterfabric.multilink.plugins.module_utils.address_plan import (  # pylint: disable=import-outside-toplevel
+    from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.address_plan import (  # pylint: disable=import-outside-toplevel
         plan_addresses as plan)
     return plan(nodes, links)
 

@@ -132,7 +132,7 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.aerospike_network import build_network
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.aerospike_network import build_network
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
 
 

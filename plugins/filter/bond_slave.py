@@ -95,7 +95,7 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.bond_hash import slave_index
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.bond_hash import slave_index
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
 
 

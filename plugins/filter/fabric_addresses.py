@@ -118,7 +118,7 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.address_plan import plan_addresses
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.address_plan import plan_addresses
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
 
 

@@ -121,7 +121,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.throughput import summarize
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.throughput import summarize
 
 
 def fabric_throughput(nodes, clusters, threshold=0.6, min_mbit=1.0, stale_after=30.0):

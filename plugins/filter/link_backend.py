@@ -63,9 +63,9 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.link_files import detect_backend
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.link_files import netplan_renderer as pick_renderer
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.link_model import BACKENDS
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.link_files import detect_backend
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.link_files import netplan_renderer as pick_renderer
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.link_model import BACKENDS
 
 
 def link_backend(services, netplan_present, backend="auto", netplan_renderer="auto"):

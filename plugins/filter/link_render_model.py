@@ -109,8 +109,8 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.link_files import DIRECTORIES, backend_files
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.link_model import build_model
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.link_files import DIRECTORIES, backend_files
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.link_model import build_model
 
 
 def link_render_model(plan, host, links, backend="networkd", miimon=None, table_base=None, rule_priority=None,

@@ -48,7 +48,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.throughput import format_report
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.throughput import format_report
 
 
 def throughput_table(report):

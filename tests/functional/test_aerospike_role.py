@@ -20,7 +20,7 @@ import pytest
 from ansible_cli import run_ansible
 
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.aerospike_conf import parse
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.aerospike_schema import load_schema, schema_errors
+from aerospike_schema import load_schema, schema_errors
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GOLDEN = os.path.join(ROOT, "tests", "golden", "aerospike")

@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 from collection_path import ensure_importable  # noqa: E402  pylint: disable=wrong-import-position
 
 ensure_importable()
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.address_plan import (  # noqa: E402
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.address_plan import (  # noqa: E402
     plan_addresses)  # pylint: disable=wrong-import-position
 
 

@@ -17,7 +17,7 @@ import re
 import subprocess
 import sys
 
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.address_plan import plan_addresses
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.address_plan import plan_addresses
 
 from testbed.podman import TestbedError
 

@@ -15,7 +15,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.clusterfabric.multilink.plugins.filter.bond_slave import FilterModule
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.bond_hash import slave_index
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.bond_hash import slave_index
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
 
 SMAC = "52:54:00:12:34:01"

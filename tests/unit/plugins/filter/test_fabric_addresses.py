@@ -8,7 +8,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.clusterfabric.multilink.plugins.filter import fabric_addresses as plugin
-from ansible_collections.clusterfabric.multilink.plugins.module_utils import address_plan
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import address_plan
 
 LINKS = [{"name": "fab0", "subnet": "198.18.0.0/24", "device": "eth1", "mtu": 9000}]
 

@@ -18,7 +18,7 @@ import struct
 import pytest
 
 from ansible_collections.clusterfabric.multilink.plugins.module_utils import linkwatch, nat_rules
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.address_plan import plan_addresses
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.address_plan import plan_addresses
 
 LINKS = [{"name": "fab0", "subnet": "198.18.0.0/24"}, {"name": "fab1", "subnet": "198.18.1.0/24"}]
 DEVICES = [{"name": "fab0", "device": "eth0"}, {"name": "fab1", "device": "eth1"}]

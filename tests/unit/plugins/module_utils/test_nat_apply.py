@@ -14,7 +14,7 @@ import re
 import pytest
 
 from ansible_collections.clusterfabric.multilink.plugins.module_utils import nat_apply, nat_rules
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.address_plan import plan_addresses
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.address_plan import plan_addresses
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
 
 LINKS = [{"name": "fab0", "subnet": "198.18.0.0/24"}, {"name": "fab1", "subnet": "198.18.1.0/24"}]

@@ -11,7 +11,8 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.clusterfabric.multilink.plugins.modules import throughput_plot as module
-from ansible_collections.clusterfabric.multilink.plugins.module_utils import throughput, throughput_plot
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import throughput
+from ansible_collections.clusterfabric.multilink.plugins.module_utils import throughput_plot
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
 
 PNG = b"\x89PNG\r\n\x1a\n"

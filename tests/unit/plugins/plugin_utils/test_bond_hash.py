@@ -33,7 +33,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.bond_hash import (
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.bond_hash import (
     slave_index,
     xmit_hash,
 )

@@ -8,8 +8,8 @@ __metaclass__ = type
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.address_plan import plan_addresses
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.aerospike_network import (
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.address_plan import plan_addresses
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.aerospike_network import (
     build_network, mesh_seeds, uses_admin,
 )
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError

@@ -9,8 +9,8 @@ import ipaddress
 
 from hypothesis import assume, given, settings, strategies as st
 
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.address_plan import plan_addresses
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.bond_hash import slave_index
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.address_plan import plan_addresses
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.bond_hash import slave_index
 
 TWO_LINKS = [
     {"name": "fab0", "subnet": "198.18.0.0/24"},

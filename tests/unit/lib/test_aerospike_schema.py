@@ -14,14 +14,14 @@ import sys
 
 import pytest
 
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.address_plan import plan_addresses
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.address_plan import plan_addresses
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.aerospike_conf import parse, render
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.aerospike_network import build_network
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.aerospike_schema import (
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.aerospike_network import build_network
+from aerospike_schema import (
     load_schema, schema_errors, schema_file_for, to_schema_shape,
 )
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 SCHEMAS = os.path.join(os.path.dirname(ROOT), "shared", "aerospike-schemas")
 
 if not os.path.isdir(SCHEMAS):

@@ -21,7 +21,7 @@ try:
 except ImportError:
     netaddr = None
 
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.bond_hash import parse_kernel
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.bond_hash import parse_kernel
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.checks import DECIMAL_RE, LINK_NAME_RE, is_int
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
 

@@ -16,7 +16,7 @@ import json
 
 from collections.abc import Mapping
 
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.address_plan import plan_addresses
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.address_plan import plan_addresses
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.checks import DECIMAL_RE, is_int
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
 

@@ -10,7 +10,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.link_model import BACKENDS, profile_uuid
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.link_model import BACKENDS, profile_uuid
 
 DIRECTORIES = {
     "networkd": ("/etc/systemd/network", "0755"),

@@ -6,11 +6,11 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.address_plan import plan_addresses
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.address_plan import plan_addresses
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.link_files import (
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.link_files import (
     backend_files, detect_backend, netplan_renderer)
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.link_model import build_model
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.link_model import build_model
 
 LINKS = [
     {"name": "fab0", "subnet": "198.18.64.0/24", "device": "eth1"},

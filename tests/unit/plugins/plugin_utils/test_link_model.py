@@ -8,9 +8,9 @@ import copy
 
 import pytest
 
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.address_plan import plan_addresses
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.address_plan import plan_addresses
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.link_model import build_model, profile_uuid
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.link_model import build_model, profile_uuid
 
 LINKS = [
     {"name": "fab0", "subnet": "198.18.64.0/24", "device": "eth1", "mtu": 9000},

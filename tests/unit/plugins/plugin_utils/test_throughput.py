@@ -7,7 +7,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.clusterfabric.multilink.plugins.module_utils import throughput
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import throughput
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
 
 LINKS = [{"name": "fab0", "device": "eth1"}, {"name": "fab1", "device": "eth2"}]

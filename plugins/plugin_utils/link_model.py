@@ -19,7 +19,7 @@ import uuid
 
 from collections.abc import Mapping
 
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.address_plan import validate_links
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.address_plan import validate_links
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.checks import is_int
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
 
