@@ -82,7 +82,7 @@ from collections.abc import Mapping
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
-from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.fleet_plan import CONTRACT, plan_fleet
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.contract import CONTRACT, plan_fleet
 
 
 def _contract_vars(hostvars, hosts):

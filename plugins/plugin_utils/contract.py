@@ -1,31 +1,43 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026, clusterfabric.multilink contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Fleet planning: every cluster of an inventory checked and planned once.
+"""The inventory contract: every cluster of an inventory checked, normalised and planned once.
 
-Input is the inventory as plain data (groups and the few variables the inventory contract
-defines per host), so this is pure Python and unit-tested directly. Every error names the
-host, the variable and the offending value; the first error stops the run, because
-site.yml must not change any host of a fleet whose inventory is inconsistent.
+Input is the inventory as plain data (groups, and per host the contract's variables and the
+roles' validated parameters), so this is pure Python and unit-tested directly. The result is
+what every role, module and the verify playbook read instead of the raw variables:
+
+    {"clusters": {cluster: {"hosts": [...] (node id order), "plan": {host: {link: [address]}},
+                            "links": [link name, ...], "ports": [...], "strategy": str}},
+     "hosts": {host: {"cluster", "node_id", "strategy", "ports", "roles",
+                      "links": [{name, device, family, subnet, prefixlen, addresses}],
+                      "links_role": {...}, "nat": {...}, "aerospike": {...}}}}
+
+(contract_roles.py builds the three role blocks). Every error names the host, the variable and
+the offending value; the first error stops the run, because site.yml must not change any host
+of a fleet whose inventory is inconsistent.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import ipaddress
 import json
 
 from collections.abc import Mapping
 
-from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.address_plan import plan_addresses
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.checks import DECIMAL_RE, is_int
+from ansible_collections.clusterfabric.multilink.plugins.module_utils.checks import DEVICE_RULE, as_int, is_device
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.address_plan import plan_addresses
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import contract_roles
 
 STRATEGIES = ("balanced", "single", "native")
 DEFAULT_STRATEGY = "balanced"
 DEFAULT_PORTS = [3001]
 # The inventory contract's variables; roles read more, and check those themselves.
 CONTRACT = ("fabric_cluster_group", "fabric_node_id", "fabric_links", "fabric_ports",
-            "fabric_strategy")
+            "fabric_strategy", "fabric_roles")
+ROLES = contract_roles.ROLES
 # Keys of a link that decide addresses: they must be equal on every host of a cluster.
 # Other keys (device, mtu, ...) may differ per host.
 PLAN_KEYS = ("name", "subnet", "offset", "exclude", "addresses_per_node", "bond_hash")
@@ -74,12 +86,11 @@ def _ports(host, value):
         raise FabricError("host %s: fabric_ports must be a non-empty list of TCP ports, got %s"
                           % (host, _show(value)))
     ports = []
-    for port in value:
-        if isinstance(port, str) and DECIMAL_RE.fullmatch(port.strip()):
-            port = int(port.strip())
-        if not is_int(port) or not 1 <= port <= 65535:
+    for entry in value:
+        port = as_int(entry)
+        if port is None or not 1 <= port <= 65535:
             raise FabricError("host %s: fabric_ports entry %s is not a TCP port (1-65535)"
-                              % (host, _show(port)))
+                              % (host, _show(entry)))
         if port in ports:
             raise FabricError("host %s: fabric_ports lists port %d twice" % (host, port))
         ports.append(port)
@@ -155,7 +166,7 @@ def _cluster_settings(cluster, members, hostvars):
 
 
 def plan_fleet(groups, hostvars):
-    """Check and plan every cluster.
+    """Check and plan every cluster (the cluster part of the contract).
 
     ``groups``: {group name: [host, ...]} as Ansible's ``groups``.
     ``hostvars``: {host: {variable: value}} with the inventory contract's variables of every
@@ -164,6 +175,10 @@ def plan_fleet(groups, hostvars):
     Returns {cluster: {"hosts": [...] (node id order), "plan": {host: {link: [address]}},
     "links": [link name, ...], "ports": [...], "strategy": str}}.
     """
+    return _plan_clusters(groups, hostvars)
+
+
+def _plan_clusters(groups, hostvars):
     if not isinstance(groups, Mapping) or not isinstance(hostvars, Mapping):
         raise FabricError("plan_fleet needs the inventory's groups and hostvars as mappings, got "
                           "%s and %s" % (type(groups).__name__, type(hostvars).__name__))
@@ -192,3 +207,92 @@ def plan_fleet(groups, hostvars):
             "strategy": settings["fabric_strategy"],
         }
     return fleet
+
+
+def _roles(host, value, default):
+    if value is None:
+        return list(default)
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, (list, tuple)) \
+            or any(role not in ROLES for role in value):
+        raise FabricError("host %s: fabric_roles is %s; list any of %s" % (host, _show(value), ", ".join(ROLES)))
+    return [role for role in ROLES if role in value]
+
+
+def _devices(host, overrides):
+    """fabric_nat_devices: {link: interface} for this host (validated by name in host_links)."""
+    if overrides is None:
+        return {}
+    if not isinstance(overrides, Mapping):
+        raise FabricError("host %s: fabric_nat_devices must map link names to interfaces, got %s"
+                          % (host, _show(overrides)))
+    return dict(overrides)
+
+
+def host_links(host, links, plan, overrides=None):
+    """This host's links: name, device (fabric_nat_devices wins over fabric_links[].device),
+    family, subnet, prefixlen and its own addresses, in fabric_links order. A device is
+    optional here (a role that needs one says so); a device that is given must follow the one
+    interface-name rule, and no two links share one."""
+    overrides = _devices(host, overrides)
+    names = [link["name"] for link in links]
+    for name in overrides:
+        if name not in names:
+            raise FabricError("host %s: fabric_nat_devices names link %s, which is not in fabric_links (%s)"
+                              % (host, _show(name), ", ".join(names)))
+    out = []
+    owner = {}
+    for index, link in enumerate(links):
+        name = link["name"]
+        variable = ("fabric_nat_devices.%s" % name) if name in overrides else ("fabric_links[%d].device" % index)
+        device = overrides.get(name, link.get("device"))
+        if device in (None, ""):
+            device = None
+        elif not is_device(device):
+            raise FabricError("host %s: %s %s is not a valid interface name: use %s"
+                              % (host, variable, _show(device), DEVICE_RULE))
+        elif device in owner:
+            raise FabricError("host %s: %s %s is already the device of link %s" % (host, variable, device, owner[device]))
+        if device:
+            owner[device] = name
+        network = ipaddress.ip_network(link["subnet"], strict=False)
+        out.append({"name": name, "device": device, "family": network.version, "subnet": str(network),
+                    "prefixlen": network.prefixlen, "addresses": list(plan[host][name])})
+    return out
+
+
+def normalise(groups, hostvars, params=None, roles=ROLES, only=None):
+    """The whole contract (see the module docstring).
+
+    ``hostvars``: {host: {variable: value}} with the contract's variables (CONTRACT) and, for
+    the roles' blocks, fabric_nat_devices; ``params``: {host: {role: parameters}} as the roles'
+    argument specs validated them (defaults filled in); a role without parameters for a host
+    gets no block. ``roles``: the default of fabric_roles. ``only``: hosts whose clusters to
+    normalise (default: every cluster).
+    """
+    params = params or {}
+    if only is not None:
+        wanted = set(hostvars[host].get("fabric_cluster_group") for host in only if host in hostvars)
+        hostvars = dict((host, values) for host, values in hostvars.items()
+                        if values.get("fabric_cluster_group") in wanted)
+    clusters = _plan_clusters(groups, hostvars)
+    hosts = {}
+    for cluster in sorted(clusters):
+        data = clusters[cluster]
+        for host in data["hosts"]:
+            variables = hostvars[host]
+            entry = {
+                "cluster": cluster,
+                "node_id": as_int(variables.get("fabric_node_id")),
+                "strategy": data["strategy"],
+                "ports": list(data["ports"]),
+                "roles": _roles(host, variables.get("fabric_roles"), roles),
+                # per-host keys of fabric_links (device, mtu, bond, ...) may differ between hosts
+                "links": host_links(host, variables["fabric_links"], data["plan"], variables.get("fabric_nat_devices")),
+            }
+            role_params = params.get(host, {})
+            for role in entry["roles"]:
+                if role in role_params:
+                    entry[contract_roles.BLOCKS[role]] = contract_roles.build(
+                        role, host, entry, data, variables["fabric_links"], role_params[role])
+            hosts[host] = entry
+    return {"clusters": clusters, "hosts": hosts}
