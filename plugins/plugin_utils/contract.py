@@ -251,7 +251,7 @@ def host_links(host, links, plan, overrides=None):
             raise FabricError("host %s: %s %s is not a valid interface name: use %s"
                               % (host, variable, _show(device), DEVICE_RULE))
         elif device in owner:
-            raise FabricError("host %s: %s %s is already the device of link %s" % (host, variable, device, owner[device]))
+            raise FabricError("host %s: %s %s is already the device of link %s" % (host, variable, _show(device), owner[device]))
         if device:
             owner[device] = name
         network = ipaddress.ip_network(link["subnet"], strict=False)
