@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import fleet_plan
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import contract as fleet_plan
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
 
 LINKS = [{"name": "fab0", "subnet": "198.18.0.0/24", "device": "eth0"},
