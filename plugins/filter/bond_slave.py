@@ -21,7 +21,7 @@ description:
   - Useful as a diagnostic ("which member will this flow use?") and as the engine of
     hash-aware address planning (see P(clusterfabric.multilink.fabric_addresses#filter)).
   - Stable kernel trees backported hash changes; if a distribution kernel disagrees with its
-    version number, check the per-member C(tx_bytes) counters on the host.
+    version number, check the per-member C(tx_bytes) counters on the host and set O(era).
 positional: dst
 options:
   _input:
@@ -71,6 +71,15 @@ options:
       - Quote it in YAML; a bare 5.10 is the number 5.1 and is refused.
     type: string
     default: "6.1"
+  era:
+    description:
+      - The hash era explicitly, overriding the guess from O(kernel), for distribution kernels
+        whose behaviour differs from their version number (RHEL 9's C(5.14.0-*.el9) carries
+        later changes).
+      - V(5.18+) shifts only C(layer3+4); V(5.15-5.17) shifts every layer-3 policy;
+        V(4.15-5.14) also enters the ethertype byte-swapped.
+    type: string
+    choices: ["5.18+", "5.15-5.17", "4.15-5.14"]
 """
 
 EXAMPLES = r"""
@@ -86,6 +95,12 @@ EXAMPLES = r"""
     msg: >-
       {{ '10.10.0.11' | clusterfabric.multilink.bond_slave('10.10.0.21', slaves=4,
          policy='layer3+4', src_port=40000, dst_port=3001, kernel='5.15.0-91-generic') }}
+
+- name: A RHEL 9 kernel whose per-member tx counters showed the 5.18 behaviour
+  ansible.builtin.debug:
+    msg: >-
+      {{ '10.10.0.11' | clusterfabric.multilink.bond_slave('10.10.0.21', slaves=2,
+         src_mac='52:54:00:00:00:01', dst_mac='52:54:00:00:00:0a', era='5.18+') }}
 """
 
 RETURN = r"""
@@ -100,10 +115,10 @@ from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors imp
 
 
 def bond_slave(src, dst, slaves=2, policy="layer2+3", src_mac=None, dst_mac=None,
-               src_port=0, dst_port=0, proto="tcp", kernel="6.1"):
+               src_port=0, dst_port=0, proto="tcp", kernel="6.1", era=None):
     try:
         return slave_index(src, dst, slaves, policy=policy, src_mac=src_mac, dst_mac=dst_mac,
-                           src_port=src_port, dst_port=dst_port, proto=proto, kernel=kernel)
+                           src_port=src_port, dst_port=dst_port, proto=proto, kernel=kernel, era=era)
     except FabricError as exc:
         raise AnsibleFilterError("bond_slave: %s" % exc)
 

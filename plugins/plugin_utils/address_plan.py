@@ -21,7 +21,7 @@ try:
 except ImportError:
     netaddr = None
 
-from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.bond_hash import parse_kernel
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.bond_hash import hash_era
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.checks import DECIMAL_RE, LINK_NAME_RE, is_int
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
 
@@ -30,7 +30,7 @@ NETADDR_MISSING = (
     "controller; install it with 'pip install netaddr' in that environment (or "
     "'apt-get install python3-netaddr' / 'dnf install python3-netaddr' for a system Ansible)")
 
-BOND_HASH_KEYS = ("policy", "slaves", "kernel")
+BOND_HASH_KEYS = ("policy", "slaves", "kernel", "era")
 DEFAULT_OFFSET = 10
 DEFAULT_KERNEL = "6.1"
 MAX_HASH_SLAVES = 128
@@ -179,7 +179,7 @@ class Link(object):
                 % (where, slaves, MAX_HASH_SLAVES))
         kernel = bond_hash.get("kernel", DEFAULT_KERNEL)
         try:
-            version = parse_kernel(kernel)
+            version = hash_era(kernel, bond_hash.get("era"))
         except FabricError as exc:
             raise FabricError("%s: bond_hash %s" % (where, exc))
         per_node = spec.get("addresses_per_node", slaves)

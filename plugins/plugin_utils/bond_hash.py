@@ -27,6 +27,25 @@ _KERNEL_RE = re.compile(r"^(\d+)\.(\d+)(?:\.\d+)*(?:[-+~].*)?$")
 _ETHERTYPE = {4: 0x0800, 6: 0x86DD}
 
 
+# The hash eras by the first kernel of each: what a kernel does, whatever its version string
+# says (distribution kernels such as RHEL 9's 5.14.0-*.el9 carry later changes).
+ERAS = {
+    "5.18+": (5, 18),      # ethertype in host order; only layer3+4 shifts right by one
+    "5.15-5.17": (5, 15),  # ethertype in host order; every layer-3 policy shifts
+    "4.15-5.14": (4, 15),  # ethertype byte-swapped; every layer-3 policy shifts
+}
+
+
+def hash_era(kernel=None, era=None):
+    """(major, minor) whose hash the driver computes: ``era`` (one of ERAS) when given, else the
+    era the kernel version string suggests."""
+    if era is not None:
+        if era not in ERAS:
+            raise FabricError("era %r is not one of %s" % (era, ", ".join(ERAS)))
+        return ERAS[era]
+    return parse_kernel(kernel)
+
+
 def parse_kernel(kernel):
     """Return (major, minor) from a string such as "6.1" or "5.15.0-91-generic"."""
     if not isinstance(kernel, str):
@@ -87,14 +106,14 @@ def _fold(value):
 
 
 def xmit_hash(src, dst, policy="layer2+3", src_mac=None, dst_mac=None,
-              src_port=0, dst_port=0, proto="tcp", kernel="6.1"):
-    """Return the 32-bit transmit hash of one packet src -> dst."""
+              src_port=0, dst_port=0, proto="tcp", kernel="6.1", era=None):
+    """Return the 32-bit transmit hash of one packet src -> dst (``era`` overrides ``kernel``)."""
     if policy not in POLICIES:
         raise FabricError(
             "bond hash policy %r is not one of %s" % (policy, ", ".join(POLICIES)))
     if proto not in ("tcp", "udp"):
         raise FabricError("proto %r is not tcp or udp" % (proto,))
-    version = parse_kernel(kernel)
+    version = hash_era(kernel, era)
     src_family, src_packed = parse_ip(src, "source address")
     dst_family, dst_packed = parse_ip(dst, "destination address")
     if src_family != dst_family:
@@ -130,10 +149,10 @@ def xmit_hash(src, dst, policy="layer2+3", src_mac=None, dst_mac=None,
 
 
 def slave_index(src, dst, slaves, policy="layer2+3", src_mac=None, dst_mac=None,
-                src_port=0, dst_port=0, proto="tcp", kernel="6.1"):
+                src_port=0, dst_port=0, proto="tcp", kernel="6.1", era=None):
     """Return the 0-based index of the enslaved port that transmits src -> dst."""
     if isinstance(slaves, bool) or not isinstance(slaves, int) or slaves < 1:
         raise FabricError("slaves %r is not an integer >= 1" % (slaves,))
     return xmit_hash(src, dst, policy=policy, src_mac=src_mac, dst_mac=dst_mac,
                      src_port=src_port, dst_port=dst_port, proto=proto,
-                     kernel=kernel) % slaves
+                     kernel=kernel, era=era) % slaves

@@ -7,10 +7,13 @@ __metaclass__ = type
 
 import ipaddress
 
+import pytest
+
 from hypothesis import assume, given, settings, strategies as st
 
 from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.address_plan import plan_addresses
 from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.bond_hash import slave_index
+from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
 
 TWO_LINKS = [
     {"name": "fab0", "subnet": "198.18.0.0/24"},
@@ -80,6 +83,21 @@ def test_bond_hash_on_shifting_kernels_uses_every_second_address():
               "bond_hash": {"policy": "layer2+3", "slaves": 2, "kernel": "5.15.0-91-generic"}}]
     plan = plan_addresses({"a": 1}, links)
     assert plan["a"]["bond0"] == ["198.18.2.12", "198.18.2.14"]
+
+
+@pytest.mark.parametrize("era, addresses", [("5.18+", ["198.18.2.12", "198.18.2.13"]),
+                                             ("5.15-5.17", ["198.18.2.12", "198.18.2.14"])])
+def test_an_explicit_era_wins_over_the_kernel_version(era, addresses):
+    # RHEL 9 kernels read 5.14.0-*.el9 but may hash like 5.18: the era the counters show decides
+    links = [{"name": "bond0", "subnet": "198.18.2.0/24",
+              "bond_hash": {"policy": "layer2+3", "slaves": 2, "kernel": "5.14.0-362.el9.x86_64", "era": era}}]
+    assert plan_addresses({"a": 1}, links)["a"]["bond0"] == addresses
+
+
+def test_an_unknown_era_is_refused_naming_the_link():
+    links = [{"name": "bond0", "subnet": "198.18.2.0/24", "bond_hash": {"policy": "layer2+3", "slaves": 2, "era": "6"}}]
+    with pytest.raises(FabricError, match="bond0.*era '6' is not one of 5.18\\+, 5.15-5.17, 4.15-5.14"):
+        plan_addresses({"a": 1}, links)
 
 
 # ---------------------------------------------------------------- properties

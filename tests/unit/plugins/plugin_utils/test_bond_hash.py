@@ -648,3 +648,16 @@ def test_bad_proto(proto):
     assert proto in msg
     _raises(slave_index, "10.10.0.11", "10.10.0.21", 2, policy="layer3+4",
             src_port=1, dst_port=2, proto=proto)
+
+
+@pytest.mark.parametrize("era, kernel", [("5.18+", "6.1"), ("5.15-5.17", "5.16"), ("4.15-5.14", "5.10")])
+def test_each_era_hashes_like_the_kernels_it_names(era, kernel):
+    for policy in ("layer2", "layer2+3", "layer3+4"):
+        args = dict(policy=policy, src_mac="52:54:00:00:00:01", dst_mac="52:54:00:00:00:0a", src_port=40000, dst_port=3001)
+        assert xmit_hash("10.10.0.11", "10.10.0.21", kernel="5.14.0-362.el9", era=era, **args) == \
+            xmit_hash("10.10.0.11", "10.10.0.21", kernel=kernel, **args)
+
+
+def test_an_unknown_era_is_refused():
+    with pytest.raises(FabricError, match="era '5.18' is not one of"):
+        xmit_hash("10.10.0.11", "10.10.0.21", src_mac="52:54:00:00:00:01", dst_mac="52:54:00:00:00:0a", era="5.18")
