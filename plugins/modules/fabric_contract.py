@@ -40,6 +40,7 @@ options:
     elements: str
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 attributes:
   check_mode:
     support: full
@@ -50,6 +51,10 @@ attributes:
     platforms: all
   action:
     support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
 seealso:
   - name: The inventory contract
     description: Every variable the contract reads.

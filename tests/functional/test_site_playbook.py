@@ -22,7 +22,7 @@ import pytest
 from ansible_cli import run_ansible
 
 APPLY_PLAY = "PLAY [Apply the fabric to every cluster]"
-VALIDATE_PLAY = "PLAY [Validate and plan every fabric cluster]"
+VALIDATE_PLAY = "PLAY [Check and plan every fabric cluster]"
 
 BASE_GROUP = {
     "fabric_cluster_group": "c1",

@@ -41,6 +41,10 @@ def requirement_lines(path):
         return [line.split("#", 1)[0].strip() for line in fh if line.split("#", 1)[0].strip()]
 
 
+# ansible-core itself and what it requires (jinja2, PyYAML): present wherever the plugins run.
+ANSIBLE_CORE = ("ansible", "ansible_collections", "__future__", "jinja2", "yaml")
+
+
 def third_party_imports():
     """{top-level module: [files]} for every import under plugins/ outside the stdlib and Ansible."""
     found = {}
@@ -60,7 +64,7 @@ def third_party_imports():
                     continue
                 for module in modules:
                     top = module.split(".")[0]
-                    if top not in sys.stdlib_module_names and top not in ("ansible", "ansible_collections", "__future__"):
+                    if top not in sys.stdlib_module_names and top not in ANSIBLE_CORE:
                         found.setdefault(top, []).append(os.path.relpath(path, ROOT))
     return found
 
