@@ -5,7 +5,7 @@
 
 Runs on the controller only. It reads every fabric host's variables, validates each role's
 variables against that role's meta/argument_specs.yml (so defaults are the spec's), hands the
-result to plugin_utils/contract.py and returns the normalised fleet as the fact fabric_fleet.
+result to plugin_utils/contract.py and returns the normalised fleet (register it as fabric_fleet).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -77,4 +77,6 @@ class ActionModule(ActionBase):
             return dict(result, failed=True, msg=str(exc))
         summary = dict((name, "%d hosts, %d links, strategy %s" % (len(data["hosts"]), len(data["links"]), data["strategy"]))
                        for name, data in fleet["clusters"].items())
-        return dict(result, changed=False, clusters=summary, ansible_facts={"fabric_fleet": fleet})
+        # A result to register, not a fact: Ansible deep-copies every host's facts on every task,
+        # which would copy the whole fleet once per host and task.
+        return dict(result, changed=False, summary=summary, clusters=fleet["clusters"], hosts=fleet["hosts"])

@@ -11,9 +11,12 @@ short_description: The network stanza of one node's aerospike.conf from the addr
 version_added: 0.1.0
 author: clusterfabric.multilink contributors
 description:
-  - Takes the cluster's address plan (the output of P(clusterfabric.multilink.fabric_addresses#filter)) and
-    returns the C(network) context of O(host)'s aerospike.conf as data for
+  - Takes the cluster's address plan (C(fabric_fleet.clusters[CLUSTER].plan) from
+    M(clusterfabric.multilink.fabric_contract), or the output of P(clusterfabric.multilink.fabric_addresses#filter))
+    and returns the C(network) context of O(host)'s aerospike.conf as data for
     M(clusterfabric.multilink.aerospike_config).
+  - The role C(clusterfabric.multilink.aerospike) gets the same stanza from the inventory contract
+    (C(fabric_fleet.hosts[HOST].aerospike.config.network)); this filter is for playbooks of your own.
   - C(fabric) gets one C(address) line per address of the host on every link (all lanes), or with
     O(strategy=single) only the first address of the primary (first) link, and C(port) O(fabric_ports[0]).
   - C(heartbeat) is mode mesh with C(mesh-seed-address-port) lines for the peers over every link. When
@@ -108,11 +111,12 @@ options:
 """
 
 EXAMPLES = r"""
-- name: Network stanza of this host
+- name: Network stanza of this host, from the plan of the inventory contract
   ansible.builtin.set_fact:
-    aerospike_network_data: >-
-      {{ fabric_plan | clusterfabric.multilink.aerospike_network(inventory_hostname,
-           links=fabric_links, version='8.1', strategy=fabric_strategy | default('balanced')) }}
+    my_network: >-
+      {{ fabric_fleet.clusters[fabric_cluster_group].plan
+         | clusterfabric.multilink.aerospike_network(inventory_hostname, links=fabric_links, version='8.1',
+                                                     strategy=fabric_fleet.hosts[inventory_hostname].strategy) }}
 
 - name: Two nodes, two links
   ansible.builtin.debug:

@@ -23,7 +23,8 @@ description:
     top-level contexts other than service, logging, network, namespace, mod-lua, security and xdr.
   - With O(manage=network), only the top-level C(network { }) block of the existing file is replaced
     by the C(network) key of O(config); every other byte (comments, layout, other contexts) stays as it was.
-  - The role C(clusterfabric.multilink.aerospike) builds O(config) from the address plan;
+  - The role C(clusterfabric.multilink.aerospike) passes the C(aerospike) block of the inventory
+    contract (C(fabric_fleet), built once on the controller by M(clusterfabric.multilink.fabric_contract));
     see docs/aerospike.md.
 options:
   path:
@@ -59,10 +60,25 @@ options:
     type: str
     default: "Managed by Ansible (clusterfabric.multilink); local changes will be overwritten."
   owner:
-    description: Owner of the file; omitted means unchanged (root for a new file written as root).
+    description:
+      - Owner of the file. Omitted means O(service_user) when that is set, otherwise unchanged
+        (root for a new file written as root).
     type: str
   group:
-    description: Group of the file; omitted means unchanged.
+    description:
+      - Group of the file. Omitted means the group of O(service_user) when that is set, otherwise unchanged.
+    type: str
+  service_user:
+    description:
+      - The server's user, such as V(aerospike). When O(owner) or O(group) is omitted, the file goes
+        to this user and its primary group if the user exists on the host, and to root otherwise.
+      - Omitted means O(owner) and O(group) alone decide.
+    type: str
+  service_name:
+    description:
+      - A systemd service, such as V(aerospike). When set, the result tells in RV(service_installed)
+        whether its unit is installed on the host, so that a restart handler can skip a host
+        without the server (the role C(clusterfabric.multilink.aerospike) does).
     type: str
   mode:
     description: Permissions of the file, as an octal string such as V('0644').
@@ -121,8 +137,20 @@ EXAMPLES = r"""
   clusterfabric.multilink.aerospike_config:
     path: /etc/aerospike/aerospike.conf
     manage: network
+    service_user: aerospike
     config:
-      network: "{{ aerospike_network_data }}"
+      network: >-
+        {{ fabric_fleet.clusters[fabric_cluster_group].plan
+           | clusterfabric.multilink.aerospike_network(inventory_hostname, links=fabric_links, version='8.1') }}
+
+- name: Write the file and tell whether the server's unit is installed
+  clusterfabric.multilink.aerospike_config:
+    path: /etc/aerospike/aerospike.conf
+    service_user: aerospike
+    service_name: aerospike
+    config: "{{ my_aerospike_config }}"
+  register: written
+  notify: Restart aerospike   # a handler with when: written.service_installed
 """
 
 RETURN = r"""
@@ -136,6 +164,13 @@ content:
   returned: success
   type: str
   sample: "service {\n    cluster-name east\n}\n"
+service_installed:
+  description:
+    - Whether the unit of O(service_name) is known to systemd on the host (loaded, or present but
+      masked or broken); false when systemd does not run there.
+  returned: when O(service_name) is set
+  type: bool
+  sample: true
 problems:
   description: Every problem found (place, then message) when the module refuses to write.
   returned: failure
@@ -145,6 +180,7 @@ problems:
 """
 
 import os
+import pwd
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
@@ -171,6 +207,33 @@ def write_atomically(module, path, text):
     finally:
         if os.path.exists(temp):
             os.unlink(temp)
+
+
+def file_owner(params):
+    """(owner, group) to set: the given ones, else service_user's (root when that user does not exist)."""
+    owner, group = params["owner"], params["group"]
+    user = params["service_user"]
+    if user and (owner is None or group is None):
+        try:
+            fallback = (user, str(pwd.getpwnam(user).pw_gid))
+        except KeyError:
+            fallback = ("root", "root")
+        owner = fallback[0] if owner is None else owner
+        group = fallback[1] if group is None else group
+    return owner, group
+
+
+def unit_installed(module, name):
+    """Whether systemd knows the unit of service ``name`` (read only, so in check mode too)."""
+    if not os.path.isdir("/run/systemd/system"):
+        return False
+    systemctl = module.get_bin_path("systemctl")
+    if not systemctl:
+        return False
+    unit = name if name.endswith(".service") else name + ".service"
+    rc, out, dummy = module.run_command([systemctl, "show", "--property=LoadState", "--", unit])
+    states = [line.split("=", 1)[1].strip() for line in out.splitlines() if line.startswith("LoadState=")]
+    return rc == 0 and bool(states) and states[0] not in ("", "not-found")
 
 
 def new_content(params, before):
@@ -205,6 +268,8 @@ def main():
             mode=dict(type="raw", default="0644"),
             host=dict(type="str"),
             sources=dict(type="dict", default={}),
+            service_user=dict(type="str"),
+            service_name=dict(type="str"),
         ),
         supports_check_mode=True,
     )
@@ -225,12 +290,15 @@ def main():
     if changed and not module.check_mode:
         write_atomically(module, path, after)
     result = dict(changed=changed, path=path, content=after)
+    if params["service_name"]:
+        result["service_installed"] = unit_installed(module, params["service_name"])
     if module._diff:
         result["diff"] = dict(before="" if before is None else before, after=after,
                               before_header=path, after_header=path)
     if os.path.exists(path):
         # Only owner, group and mode are options here; the SELinux and attribute keys come back None.
         file_args = module.load_file_common_arguments(params, path=path)
+        file_args["owner"], file_args["group"] = file_owner(params)
         result["changed"] = module.set_fs_attributes_if_different(file_args, result["changed"])
     module.exit_json(**result)
 

@@ -13,8 +13,9 @@ version_added: 0.2.0
 author: clusterfabric.multilink contributors (@clusterfabric)
 description:
   - Reads the variables of every host with C(fabric_cluster_group) (see docs/inventory.md),
-    checks the whole inventory in one step and returns the fact C(fabric_fleet), which the
-    collection's roles, modules and C(playbooks/verify.yml) read instead of the raw variables.
+    checks the whole inventory in one step and returns the normalised fleet; registered as
+    C(fabric_fleet) (with C(run_once), every host gets it), it is what the collection's roles,
+    modules and C(playbooks/verify.yml) read instead of the raw variables.
   - "Checks: cluster membership, C(fabric_node_id), C(fabric_links) (equal planning keys on every
     host of a cluster, one interface-name rule for every device), C(fabric_ports),
     C(fabric_strategy), C(fabric_roles), and for each role a host runs, that role's variables
@@ -65,31 +66,30 @@ EXAMPLES = r"""
 - name: Check the inventory and plan every cluster once
   clusterfabric.multilink.fabric_contract:
   run_once: true
+  register: fabric_fleet
 
 - name: Only the clusters of this play's hosts, only the nat role's inputs
   clusterfabric.multilink.fabric_contract:
     roles: [nat]
     hosts: "{{ ansible_play_hosts_all }}"
   run_once: true
+  register: nat_contract
 """
 
 RETURN = r"""
-clusters:
+summary:
   description: One line per cluster (hosts, links, strategy).
   returned: success
   type: dict
   sample: {aero_east: "3 hosts, 2 links, strategy balanced"}
-ansible_facts:
-  description: The normalised fleet.
+clusters:
+  description: Per cluster C(hosts) (node id order), C(plan) (host to link to addresses), C(links), C(ports) and C(strategy).
   returned: success
   type: dict
-  contains:
-    fabric_fleet:
-      description:
-        - C(clusters), per cluster C(hosts) (node id order), C(plan) (host to link to addresses),
-          C(links), C(ports) and C(strategy).
-        - C(hosts), per host C(cluster), C(node_id), C(strategy), C(ports), C(roles), C(links)
-          (C(name), C(device), C(family), C(subnet), C(prefixlen), C(addresses)) and one block per
-          role it runs (C(links_role), C(nat), C(aerospike)).
-      type: dict
+hosts:
+  description:
+    - Per host C(cluster), C(node_id), C(strategy), C(ports), C(roles), C(links) (C(name), C(device), C(family),
+      C(subnet), C(prefixlen), C(addresses)) and one block per role it runs (C(links_role), C(nat), C(aerospike)).
+  returned: success
+  type: dict
 """

@@ -1,25 +1,32 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026, clusterfabric.multilink contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Which files each backend gets for a render model, and how the backend is detected.
+"""Which files each backend gets for a render model, their rendered text, and the backend detection.
 
-Paths are absolute on the target (without fabric_links_root); the role prefixes them.
+Controller-only: the fabric_links action plugin renders here and sends the fabric_links module
+(module_utils/link_apply.py) the finished files. Paths are absolute on the target, without the
+module's root.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
-from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.link_model import BACKENDS, profile_uuid
+import os
 
-DIRECTORIES = {
-    "networkd": ("/etc/systemd/network", "0755"),
-    "netplan": ("/etc/netplan", "0755"),
-    "ifupdown": ("/etc/network/interfaces.d", "0755"),
-    "networkmanager": ("/etc/NetworkManager/system-connections", "0700"),
-}
-NETPLAN_RENDERERS = ("networkd", "NetworkManager")
-NM_PORT_KEYS = ("master", "controller")
+from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
+from ansible_collections.clusterfabric.multilink.plugins.module_utils.link_apply import (
+    BACKENDS, DIRECTORIES, NETPLAN_RENDERERS, NM_PORT_KEYS)
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.link_model import profile_uuid
+
+try:
+    import jinja2
+except ImportError:  # pragma: no cover - ansible-core always brings jinja2
+    jinja2 = None
+
+# The links role's templates: the collection's own files, whoever calls the module.
+TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                         "roles", "links", "templates")
+_ENVIRONMENTS = {}
 
 
 def _file(path, template, link, mode, **extra):
@@ -114,3 +121,69 @@ def netplan_renderer(requested, services):
         raise FabricError("fabric_links_netplan_renderer %r must be auto, networkd or NetworkManager" % (requested,))
     unit = (services or {}).get("NetworkManager.service") or (services or {}).get("NetworkManager") or {}
     return "NetworkManager" if unit.get("state") == "running" else "networkd"
+
+
+def choose_backend(backend, renderer, netplan_present=False, services=None):
+    """(backend, netplan renderer) for what the task asked and, for auto, what the host has.
+
+    ``renderer`` stays as asked (also ``auto``) when the backend is not netplan and nothing was
+    detected, as the links role always recorded it in the manifest digests.
+    """
+    detecting = needs_detection(backend, renderer)
+    if backend == "auto":
+        backend = detect_backend(bool(netplan_present), services)
+    elif backend not in BACKENDS:
+        raise FabricError("fabric_links_backend %r must be auto or one of %s" % (backend, ", ".join(BACKENDS)))
+    if detecting:
+        renderer = netplan_renderer(renderer, services)
+    elif renderer not in NETPLAN_RENDERERS + ("auto",):
+        raise FabricError("fabric_links_netplan_renderer %r must be auto, networkd or NetworkManager" % (renderer,))
+    return backend, renderer
+
+
+def needs_detection(backend, renderer):
+    return backend == "auto" or (backend == "netplan" and renderer == "auto")
+
+
+def _environment(directory):
+    """One Jinja environment per template directory and controller process (templates compile once).
+
+    The settings of ansible.builtin.template as the role used it (trim_blocks, lstrip_blocks,
+    trailing newline kept); the templates use Jinja built-ins only.
+    """
+    if jinja2 is None:  # pragma: no cover
+        raise FabricError("the links templates need the Python library jinja2 on the controller")
+    if directory not in _ENVIRONMENTS:
+        _ENVIRONMENTS[directory] = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(directory), trim_blocks=True, lstrip_blocks=True,
+            keep_trailing_newline=True, undefined=jinja2.StrictUndefined, autoescape=False)
+    return _ENVIRONMENTS[directory]
+
+
+def render_files(model, backend, renderer, nm_port_keys, templates=TEMPLATES):
+    """[{path, content, mode}] of ``backend`` for the render model, in backend_files order.
+
+    Each template sees what the role's template task gave it: ``item`` (the file entry),
+    ``link`` (its link, or {} for the one-file backends), ``__links_model``,
+    ``__links_renderer`` and ``fabric_links_nm_port_keys``.
+    """
+    if nm_port_keys not in NM_PORT_KEYS:
+        raise FabricError("fabric_links_nm_port_keys %r must be master or controller" % (nm_port_keys,))
+    environment = _environment(templates)
+    common = {"__links_model": model, "__links_renderer": renderer, "fabric_links_nm_port_keys": nm_port_keys}
+    out = []
+    try:
+        for entry in backend_files(model, backend):
+            link = model["links"][entry["link"]] if entry["link"] is not None else {}
+            text = environment.get_template(entry["template"]).render(dict(common, item=entry, link=link))
+            out.append({"path": entry["path"], "content": text, "mode": entry["mode"]})
+    except (KeyError, IndexError, TypeError, jinja2.TemplateError) as exc:
+        raise FabricError("the render model does not fit the %s templates (%s: %s); pass the model the inventory "
+                          "contract builds" % (backend, type(exc).__name__, exc))
+    return out
+
+
+def digests(model, backend, renderer, nm_port_keys):
+    """The manifest's "device=backend:renderer:port-keys:digest" entries, in link order."""
+    return ["%s=%s:%s:%s:%s" % (link["device"], backend, renderer, nm_port_keys, link["digest"])
+            for link in model["links"]]

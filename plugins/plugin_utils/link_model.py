@@ -20,12 +20,9 @@ import uuid
 from collections.abc import Mapping
 
 from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.address_plan import validate_links
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.checks import is_int
+from ansible_collections.clusterfabric.multilink.plugins.module_utils.checks import DEVICE_RE, DEVICE_RULE, is_int
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
 
-# Stricter than the kernel (which allows any byte but '/', ':' and whitespace): names end up
-# in four file formats and in shell commands, so only characters no format treats specially.
-DEVICE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,14}")
 FILE_PREFIX_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 
 BOND_MODES = ("active-backup", "802.3ad", "balance-xor", "balance-rr", "balance-tlb",
@@ -41,7 +38,6 @@ BOND_KEYS = ("mode", "members", "miimon", "primary", "xmit_hash_policy", "lacp_r
 MTU_RANGE = {4: (576, 9216), 6: (1280, 9216)}
 RESERVED_TABLES = (0, 253, 254, 255)
 MAX_TABLE = 4294967295
-BACKENDS = ("networkd", "netplan", "ifupdown", "networkmanager")
 
 DEFAULT_OPTIONS = {
     "miimon": 100,
@@ -69,15 +65,11 @@ class _Where(object):
 
 
 def check_device(where, key, value):
+    """The one interface-name rule of module_utils/checks.py (also for bond members)."""
     if not isinstance(value, str):
         where.fail(key, "must be an interface name (a string), got %r" % (value,))
     if not DEVICE_RE.fullmatch(value):
-        if len(value) > 15:
-            problem = "is %d characters long; Linux allows at most 15" % len(value)
-        else:
-            problem = ("may hold only letters, digits, '_', '.', '+' and '-' (starting with a letter "
-                       "or digit; no '/', ':', whitespace or control characters)")
-        where.fail(key, "%r is not a valid interface name: it %s" % (value, problem))
+        where.fail(key, "%r is not a valid interface name: use %s" % (value, DEVICE_RULE))
     return value
 
 

@@ -300,6 +300,54 @@ def test_restart_handlers_skip_a_host_without_the_server_unit(tmp_path):
     assert (out / "db1.conf").exists()
 
 
+def sections(output):
+    """{task name: [result lines]} of a run, in order."""
+    out = {}
+    name = None
+    for line in output.splitlines():
+        found = re.match(r"^(?:TASK|RUNNING HANDLER) \[(.*)\]", line)
+        if found:
+            name = found.group(1)
+            out[name] = []
+        elif name and re.match(r"^(ok|changed|skipping|fatal): ", line):
+            out[name].append(line.split(":", 1)[0] + ": " + line.split("[", 1)[1].split("]", 1)[0])
+    return out
+
+
+CONTRACT_TASK = "clusterfabric.multilink.aerospike : Check the inventory contract (when playbooks/site.yml has not)"
+WRITE_TASK = "clusterfabric.multilink.aerospike : Write aerospike.conf"
+RESTART_HANDLER = "clusterfabric.multilink.aerospike : Restart aerospike"
+WAIT_HANDLER = "clusterfabric.multilink.aerospike : Wait for aerospike"
+
+
+def test_on_its_own_the_role_checks_the_contract_once_then_runs_one_module_per_host(tmp_path):
+    make_inventory(tmp_path, "two-links-7.2")
+    result = run_play(tmp_path, "--check")
+    assert result.returncode == 0, result.stdout
+    tasks = sections(result.stdout)
+    # Ansible's own argument-spec task (meta/argument_specs.yml) runs on the controller first.
+    assert list(tasks)[0].startswith("clusterfabric.multilink.aerospike : Validating arguments against arg spec 'main'")
+    assert list(tasks)[1:] == [CONTRACT_TASK, WRITE_TASK, RESTART_HANDLER, WAIT_HANDLER], result.stdout
+    assert tasks[CONTRACT_TASK] == ["ok: db1"]
+    assert sorted(tasks[WRITE_TASK]) == ["changed: db1", "changed: db2", "changed: db3", "changed: db5"]
+    skipped = ["skipping: db1", "skipping: db2", "skipping: db3", "skipping: db5"]
+    assert sorted(tasks[RESTART_HANDLER]) == sorted(tasks[WAIT_HANDLER]) == skipped
+
+
+def test_after_the_contract_the_role_does_not_check_again(tmp_path):
+    out = make_inventory(tmp_path, "ipv6-8.0")
+    (tmp_path / "site.yml").write_text(
+        "- name: Contract first, as playbooks/site.yml does\n  hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - name: Check the inventory contract\n      clusterfabric.multilink.fabric_contract:\n        roles: [aerospike]\n"
+        "      run_once: true\n      register: fabric_fleet\n\n" + PLAY)
+    result = run_play(tmp_path)
+    assert result.returncode == 0, result.stdout
+    tasks = sections(result.stdout)
+    assert tasks[CONTRACT_TASK] == ["skipping: db1"], result.stdout  # run_once: decided once
+    assert sorted(tasks[WRITE_TASK]) == ["changed: db1", "changed: db2"]
+    assert files(out) == dict((name, open(os.path.join(GOLDEN, "ipv6-8.0", name)).read()) for name in ("db1.conf", "db2.conf"))
+
+
 @pytest.mark.parametrize("kind, name", [("module", "aerospike_config"), ("module", "aerospike_info"), ("filter", "aerospike_network")])
 def test_ansible_doc(kind, name):
     result = ansible("ansible-doc", "-t", kind, "clusterfabric.multilink." + name)

@@ -48,6 +48,14 @@ class Fleet(object):
         return os.path.join(self.out, host)
 
     def run(self, links=None, *args, **group_vars):
+        inv = self.inventory(links, **group_vars)
+        play = os.path.join(str(self.base), "play.yml")
+        with open(play, "w") as handle:
+            handle.write("- name: Fabric links\n  hosts: fab\n  gather_facts: false\n"
+                         "  roles:\n    - clusterfabric.multilink.links\n")
+        return ansible("-i", inv, play, *args)
+
+    def inventory(self, links=None, **group_vars):
         links = fleet_links() if links is None else links
         variables = {
             "ansible_connection": "local",
@@ -64,11 +72,7 @@ class Fleet(object):
         inv = os.path.join(str(self.base), "inventory.json")
         with open(inv, "w") as handle:
             json.dump(inventory, handle)
-        play = os.path.join(str(self.base), "play.yml")
-        with open(play, "w") as handle:
-            handle.write("- name: Fabric links\n  hosts: fab\n  gather_facts: false\n"
-                         "  roles:\n    - clusterfabric.multilink.links\n")
-        return ansible("-i", inv, play, *args)
+        return inv
 
     def files(self, host):
         """{relative path: (content, mode)} of everything under the host's root."""
@@ -216,11 +220,11 @@ def _bond_set(name, key, value):
     (_bond_set("fab2", "members", ["eth4", "eth4"]), "fabric_links[2] (link fab2).bond.members lists eth4 twice"),
     (_bond_set("fab2", "members", ["eth4", "eth2"]), "fabric_links[2] (link fab2).bond.members eth2 is already used by fabric_links[1]"),
     (_bond_set("fab2", "members", ["eth4", "eth1"]), "fabric_links[2] (link fab2).bond.members eth1 is already used by fabric_links[0] (link fab0).device"),
-    (_set("fab0", "device", "averyveryverylongname"), "fabric_links[0] (link fab0).device 'averyveryverylongname' is not a valid interface name"),
-    (_set("fab0", "device", "eth1\n[Match]"), "fabric_links[0] (link fab0).device"),
+    (_set("fab0", "device", "averyveryverylongname"), 'fabric_links[0].device "averyveryverylongname" is not a valid interface name: use 1 to 15'),
+    (_set("fab0", "device", "eth1\n[Match]"), 'fabric_links[0].device "eth1\\n[Match]" is not a valid interface name'),
     (_set("fab0", "mtu", 10000), "fabric_links[0] (link fab0).mtu must be an integer from 576 to 9216"),
     (_set("fab6", "mtu", 1000), "fabric_links[5] (link fab6).mtu must be an integer from 1280 to 9216"),
-    (_set("fab3", "device", "eth1"), "fabric_links[3] (link fab3).device eth1 is already used by fabric_links[0] (link fab0).device"),
+    (_set("fab3", "device", "eth1"), 'fabric_links[3].device "eth1" is already the device of link fab0'),
 ], ids=["mode", "hash-with-active-backup", "lacp-with-active-backup", "member-twice", "member-in-two-bonds",
         "member-is-link-device", "long-name", "newline", "mtu-v4", "mtu-v6", "duplicate-device"])
 @pytest.mark.parametrize("backend", ["networkd", "networkmanager"])
@@ -255,8 +259,40 @@ def test_nm_controller_keys_for_newer_networkmanager(fleet):
     assert "master=" not in port and "slave-type" not in port
 
 
-@pytest.mark.parametrize("name", ["link_render_model", "link_backend"])
-def test_ansible_doc_shows_the_filter(name):
-    result = run_ansible("ansible-doc", "-t", "filter", "clusterfabric.multilink." + name)
+def test_ansible_doc_shows_the_module():
+    result = run_ansible("ansible-doc", "-t", "module", "clusterfabric.multilink.fabric_links")
     assert result.returncode == 0, result.stdout
     assert "EXAMPLES" in result.stdout and "ERROR" not in result.stdout
+
+
+def test_auto_detects_the_backend_with_one_more_module_run(fleet):
+    """backend auto asks the live host (this machine) what it uses; the run is idempotent."""
+    first = fleet.run(None, "-e", "fabric_links_backend=auto", "-v")
+    if "found no netplan, NetworkManager, systemd-networkd or ifupdown" in first.stdout:
+        assert first.returncode != 0 and not os.path.exists(fleet.out)
+        return
+    assert first.returncode == 0, first.stdout
+    with open(os.path.join(fleet.root("n1"), MANIFEST)) as handle:
+        backend = json.load(handle)["backend"]
+    assert backend in BACKENDS
+    assert changed(fleet.run(None, "-e", "fabric_links_backend=auto").stdout, "n1") == 0
+
+
+def test_the_module_alone_with_the_contracts_model(fleet, tmp_path):
+    """A play without the role: the contract, then the module with the host's model."""
+    inventory = fleet.inventory()
+    play = tmp_path / "alone.yml"
+    play.write_text(
+        "- name: Module alone\n  hosts: fab\n  gather_facts: false\n  tasks:\n"
+        "    - name: Contract\n      clusterfabric.multilink.fabric_contract:\n        roles: [links]\n      run_once: true\n      register: fabric_fleet\n"
+        "    - name: Links\n      clusterfabric.multilink.fabric_links:\n"
+        "        model: \"{{ fabric_fleet.hosts[inventory_hostname].links_role.model }}\"\n"
+        "        backend: ifupdown\n        root: \"{{ fabric_links_root }}\"\n      register: links\n"
+        "    - name: Devices\n      ansible.builtin.assert:\n"
+        "        that: links.changed_devices == ['eth1', 'bond1', 'bond2', 'eth7', 'bond4', 'eth6']\n")
+    result = ansible("-i", inventory, str(play))
+    assert result.returncode == 0, result.stdout
+    assert changed(result.stdout, "n1") == 1
+    path = os.path.join("etc", "network", "interfaces.d", "10-fabric-links")
+    with open(os.path.join(GOLDEN, "ifupdown", "n1", path)) as handle:
+        assert fleet.files("n1")[path][0] == handle.read()

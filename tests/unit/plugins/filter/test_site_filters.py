@@ -8,14 +8,10 @@ __metaclass__ = type
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.clusterfabric.multilink.plugins.filter import aerospike_conf_check as conf_plugin
 from ansible_collections.clusterfabric.multilink.plugins.filter import fabric_fleet as fleet_plugin
-from ansible_collections.clusterfabric.multilink.plugins.filter import fabric_nat_rules as nat_plugin
 
 LINKS = [{"name": "fab0", "subnet": "198.18.0.0/24", "device": "eth0"},
          {"name": "fab1", "subnet": "198.18.1.0/24", "device": "eth1"}]
-PLAN = {"db1": {"fab0": ["198.18.0.11"], "fab1": ["198.18.1.11"]},
-        "db2": {"fab0": ["198.18.0.12"], "fab1": ["198.18.1.12"]}}
 
 
 def fleet(groups, hostvars):
@@ -50,34 +46,3 @@ def test_fleet_filter_errors_are_filter_errors():
         fleet({"all": ["db1"]}, {"db1": {}})
     with pytest.raises(AnsibleFilterError, match=r"must be Ansible's groups"):
         fleet(["db1"], {})
-
-
-def test_nat_rules_filter_returns_the_module_model():
-    links = [{"name": "fab0", "device": "eth0"}, {"name": "fab1", "device": "eth1"}]
-    rules = nat_plugin.FilterModule().filters()["fabric_nat_rules"](PLAN, "db1", links)
-    assert [lane["address"] for lane in rules["peers"][0]["lanes"]] == ["198.18.0.12", "198.18.1.12"]
-
-
-def test_nat_rules_filter_names_host_and_value():
-    links = [{"name": "fab0", "device": "eth0;"}, {"name": "fab1", "device": "eth1"}]
-    with pytest.raises(AnsibleFilterError, match=r"fabric_nat_rules: host db1: .*eth0;"):
-        nat_plugin.FilterModule().filters()["fabric_nat_rules"](PLAN, "db1", links)
-
-
-def test_conf_check_passes_sound_data_through():
-    data = {"namespace": [{"name": "test", "replication-factor": 2}]}
-    assert conf_plugin.FilterModule().filters()["aerospike_conf_check"](data) is data
-
-
-def test_conf_check_names_host_variable_and_place():
-    data = {"namespace": [{"name": "test", "replication-factor": "2 # two"}]}
-    with pytest.raises(AnsibleFilterError) as caught:
-        conf_plugin.FilterModule().filters()["aerospike_conf_check"](
-            data, 8, "db1", {"namespace": "aerospike_namespaces"})
-    message = str(caught.value)
-    assert "host db1" in message and "aerospike_namespaces" in message and "replication-factor" in message
-
-
-def test_conf_check_rejects_non_mapping_sources():
-    with pytest.raises(AnsibleFilterError, match="sources must be a mapping"):
-        conf_plugin.FilterModule().filters()["aerospike_conf_check"]({}, 8, "db1", ["x"])

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.aerospike_conf import (
-    AerospikeConfError, check, normalize, parse, render, replace_block, validate,
+    AerospikeConfError, check, describe, normalize, parse, render, replace_block, validate,
 )
 
 EXAMPLE = {
@@ -168,6 +168,16 @@ def test_check_refuses_what_the_server_would_misread(data, path, message):
 def test_check_reports_every_problem_at_once():
     problems = check({"service": {"a": "#", "b": "{"}, "xdr2": {}})
     assert [p for p, _m in problems] == ["xdr2", "service.a", "service.b"]
+
+
+def test_describe_names_host_variable_and_place():
+    problems = check({"namespace": [{"name": "test", "replication-factor": "2 # two"}], "cluster": {"size": 3}})
+    sources = {"namespace": "aerospike_namespaces"}
+    text = describe(problems, "db1", sources)
+    assert text.startswith("host db1: refusing to write aerospike.conf: cluster: unknown top-level context 'cluster'")
+    assert "; aerospike_namespaces (namespace[test].replication-factor): value '2 # two' contains '#'" in text
+    assert describe([("", "no top-level 'network {' block")]) == \
+        "refusing to write aerospike.conf: config: no top-level 'network {' block"
 
 
 @pytest.mark.parametrize("data", [
