@@ -36,8 +36,9 @@ from collection_path import ensure_importable  # noqa: E402  pylint: disable=wro
 
 ensure_importable()
 from podman_cluster import PodmanCluster, podman_env  # noqa: E402  pylint: disable=wrong-import-position
-from ansible_collections.clusterfabric.multilink.plugins.module_utils import (  # noqa: E402  pylint: disable=wrong-import-position
-    address_plan, nat_apply, nat_rules)
+from ansible_collections.clusterfabric.multilink.plugins.module_utils import nat_apply  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import (  # noqa: E402  pylint: disable=wrong-import-position
+    address_plan, nat_rules)
 
 PROBE = os.path.join(ROOT, "benchmarks", "nat_probe.py")
 PROBE_IN_NODE = "/usr/local/bin/nat_probe.py"
@@ -163,12 +164,12 @@ def big_plan(bed, peers=PEERS):
 
 
 def apply_rules(bed, host, backend, plan=None, **options):
-    """Compute the rules for ``host`` and converge the node to them (None: remove)."""
-    model = None
+    """Compute the rules for ``host`` as the fabric_nat action does and converge the node to them (None: remove)."""
+    rules = None
     if plan is not None:
-        model = nat_rules.build(plan, host, links_with_devices(bed, host), ports=[PORT], **options)
-    return nat_apply.converge(PodmanHost(bed.container(host)), model, backend=backend,
-                              persist=False)
+        rules = nat_rules.node_rules(nat_rules.build(plan, host, links_with_devices(bed, host), ports=[PORT], **options),
+                                     backend)
+    return nat_apply.converge(PodmanHost(bed.container(host)), rules, backend=backend, persist=False)
 
 
 def remove_rules(bed, host):

@@ -3,16 +3,20 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Fabric NAT on a host: read the current state, compare, validate, then apply.
 
+What the fabric_nat module runs on the node (standard library only). The rules arrive rendered
+by the module's action plugin (plugin_utils/nat_rules.py, on the controller); this file owns
+the names of the objects it manages on the host, which nat_rules imports from here.
+
 No Ansible import: every system access goes through a *host* object with
 
   which(name) -> path or None      run(argv, data=None) -> (rc, stdout, stderr)
   read(path) -> text or None       write(path, text, mode)      remove(path)
-  exists(path) -> bool
+  exists(path) -> bool             sha256(path) -> hex or None  install(src, path, mode)
 
 (the module passes one backed by AnsibleModule, the live tests one backed by podman exec, the
-unit tests a fake). The whole change is computed and validated (``nft -c``,
-``iptables-restore --test``) before anything is touched, so bad input or a ruleset the kernel
-refuses changes nothing; check mode stops there.
+unit tests a fake; sha256 and install are needed for the link watchdog only). The whole change
+is computed and validated (``nft -c``, ``iptables-restore --test``) before anything is touched,
+so a ruleset the kernel refuses changes nothing; check mode stops there.
 
 Objects owned here, and nothing else is ever flushed, deleted or rewritten:
 - nftables tables ``ip clusterfabric_multilink`` / ``ip6 clusterfabric_multilink``, replaced in
@@ -20,7 +24,14 @@ Objects owned here, and nothing else is ever flushed, deleted or rewritten:
 - iptables chains ``CFML-*`` in the nat table and one jump each from OUTPUT and POSTROUTING,
   applied with ``iptables-restore --noflush`` (declaring a chain flushes only that chain);
 - /etc/clusterfabric-multilink/nat.nft, nat.rules, nat6.rules (boot files), the unit
-  clusterfabric-multilink-nat.service and /var/lib/clusterfabric-multilink/nat-state.json.
+  clusterfabric-multilink-nat.service and /var/lib/clusterfabric-multilink/nat-state.json;
+- the link watchdog's program, configuration and unit, enabled and running (nat_watchdog.py).
+
+The live tables are read in one call, ``nft -j list ruleset`` (one netlink dump, retried by nft
+itself when the ruleset generation changes under it). Two calls (``list tables``, then ``list
+table`` per family) raced a concurrent ``nft -c`` of the same tables: a check transaction shows
+its tables, empty, for an instant, so the second call failed with "No such file or directory".
+A table with nothing in it is such a passing shadow (ours always hold chains) and is ignored.
 
 nftables listings are not a stable text form (set elements come back in hash order), so
 after applying a script its listing is normalised (handles dropped, element lists sorted) and
@@ -28,7 +39,7 @@ its digest recorded in the state file with the script's hash; the tables are in 
 script is the same and the live digest still matches. iptables rules are written exactly as
 iptables-save prints them and compared directly.
 
-With the link watchdog (model["watchdog"]) the peer chains' rules and the elements of the
+With the link watchdog (rules "runtime") the peer chains' rules and the elements of the
 ``dead`` set belong to the watchdog at run time (it takes the lanes of a dead link out); the
 digest leaves them out, so a run while a link is down neither reports a change nor puts the
 dead lanes back. The watchdog notices when the module loads the tables anew (their handles
@@ -43,8 +54,14 @@ import json
 import re
 
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
-from ansible_collections.clusterfabric.multilink.plugins.module_utils import linkwatch, nat_rules
+from ansible_collections.clusterfabric.multilink.plugins.module_utils import nat_watchdog
 
+TABLE = "clusterfabric_multilink"
+NFT_FAMILIES = (("ipv4", "ip"), ("ipv6", "ip6"))
+IPT_PREFIX = "CFML-"
+PEER_CHAIN_PREFIX = "peer_"
+# The watchdog's set of dead (address, port): its elements are the watchdog's at run time.
+DEAD_SET = "dead"
 STATE_DIR = "/var/lib/clusterfabric-multilink"
 STATE_FILE = STATE_DIR + "/nat-state.json"
 PERSIST_DIR = "/etc/clusterfabric-multilink"
@@ -54,6 +71,28 @@ PERSIST_FILES = (NFT_FILE, IPT_FILES["ipv4"], IPT_FILES["ipv6"])
 UNIT = "clusterfabric-multilink-nat.service"
 UNIT_PATH = "/etc/systemd/system/" + UNIT
 DOCS_URL = "https://github.com/clusterfabric/multilink/blob/main/docs/nat.md"
+
+# The fabric_nat module's options; the action plugin validates a task against the same spec.
+OPTIONS = {
+    "plan": {"type": "dict"},
+    "node": {"type": "str"},
+    "links": {"type": "list", "elements": "dict"},
+    "ports": {"type": "list", "elements": "int", "default": [3001]},
+    "primary_link": {"type": "str"},
+    "mode": {"type": "str", "choices": ["nth", "random"], "default": "nth"},
+    "weights": {"type": "dict"},
+    "spread": {"type": "str", "choices": ["all", "primary"], "default": "all"},
+    "model": {"type": "dict"},
+    "backend": {"type": "str", "choices": ["nftables", "iptables"], "default": "nftables"},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "apply": {"type": "bool", "default": True},
+    "persist": {"type": "bool", "default": True},
+    "watchdog": {"type": "bool"},
+    "watchdog_settings": {"type": "dict"},
+    "rendered": {"type": "dict"},
+}
+# Options that describe the rules; a precomputed model replaces all of them.
+RULE_OPTIONS = ("plan", "node", "links", "ports", "primary_link", "mode", "weights", "spread")
 
 PACKAGES = {
     "nft": "nftables",
@@ -67,6 +106,7 @@ IPT_TOOLS = {"ipv4": ("iptables-save", "iptables-restore"),
              "ipv6": ("ip6tables-save", "ip6tables-restore")}
 BACKENDS = ("nftables", "iptables")
 _PROBABILITY_RE = re.compile(r"--probability ([0-9.]+)")
+_PLAIN_TABLE_RE = re.compile(r"table (ip|ip6) %s \{" % TABLE)
 
 
 def sha256(text):
@@ -119,10 +159,22 @@ class Tools(object):
 
 
 # ---------------------------------------------------------------------------- nftables
+def nft_preamble():
+    """Create-then-delete each table: the delete never fails, and all of it is one transaction."""
+    lines = []
+    for dummy, nft_family in NFT_FAMILIES:
+        lines += ["table %s %s" % (nft_family, TABLE), "delete table %s %s" % (nft_family, TABLE)]
+    return lines
+
+
+def nft_remove_script():
+    return "\n".join(["# clusterfabric.multilink fabric_nat: remove the node's tables."] + nft_preamble()) + "\n"
+
+
 def _runtime_part(item):
     """Objects the link watchdog rewrites at run time: peer chain rules, the dead set's elements."""
     rule = item.get("rule")
-    return isinstance(rule, dict) and str(rule.get("chain", "")).startswith("peer_")
+    return isinstance(rule, dict) and str(rule.get("chain", "")).startswith(PEER_CHAIN_PREFIX)
 
 
 def _strip(value):
@@ -135,41 +187,77 @@ def _strip(value):
     return value
 
 
-def normalise_nft_json(text, runtime=False):
-    """Canonical form of an ``nft -j list table`` answer: no handles, element lists sorted.
+def canonical(items, runtime=False):
+    """Canonical form of the JSON items of a table: no handles, element lists sorted.
 
     ``runtime``: leave out what the link watchdog rewrites (see the module docstring)."""
-    document = json.loads(text)
-    items = [item for item in document.get("nftables", []) if "metainfo" not in item]
+    items = [item for item in items if "metainfo" not in item]
     if runtime:
         items = [item for item in items if not _runtime_part(item)]
         for item in items:
-            if isinstance(item.get("set"), dict) and item["set"].get("name") == linkwatch.DEAD_SET:
+            if isinstance(item.get("set"), dict) and item["set"].get("name") == DEAD_SET:
                 item["set"].pop("elem", None)
     return json.dumps(_strip(items), sort_keys=True)
 
 
-def _list_table(tools, family):
-    return tools.run([tools.find("nft"), "list", "table", family, nat_rules.TABLE],
-                     what="nft list table %s %s" % (family, nat_rules.TABLE))
+def our_tables(document):
+    """{nft family: [items]} of our tables in an ``nft -j list ruleset`` document, in listing order.
+
+    A table listed without anything in it is left out: a concurrent ``nft -c`` of the same tables
+    shows them so for an instant (ours always hold chains)."""
+    families = [nft_family for dummy, nft_family in NFT_FAMILIES]
+    tables = {}
+    for item in document.get("nftables", []):
+        if not isinstance(item, dict) or len(item) != 1 or "metainfo" in item:
+            continue
+        kind, body = next(iter(item.items()))
+        if not isinstance(body, dict):
+            continue
+        name = body.get("name") if kind == "table" else body.get("table")
+        if name == TABLE and body.get("family") in families:
+            tables.setdefault(body["family"], []).append(item)
+    return dict((family, items) for family, items in tables.items() if len(items) > 1)
+
+
+def plain_tables(text):
+    """{nft family: text} of our tables in an ``nft list ruleset`` listing (empty ones left out)."""
+    tables = {}
+    family = None
+    for line in text.splitlines(True):
+        if family is None:
+            match = _PLAIN_TABLE_RE.fullmatch(line.rstrip("\n"))
+            if match:
+                family = match.group(1)
+                tables[family] = [line]
+        else:
+            tables[family].append(line)
+            if line.rstrip("\n") == "}":
+                family = None
+    return dict((name, "".join(lines)) for name, lines in tables.items()
+                if any(line.strip() not in ("", "}") for line in lines[1:]))
 
 
 def read_nft(tools, runtime=False):
-    """{'families': [nft family, ...], 'digest': str} of our tables (runtime: see normalise_nft_json)."""
+    """{'families': [nft family, ...], 'digest': str} of our tables, read in one call.
+
+    ``runtime``: see canonical(). nft without JSON support: the plain listing."""
     nft = tools.find("nft")
-    out = tools.run([nft, "list", "tables"], what="nft list tables")
-    families = sorted(fields[1] for fields in (line.split() for line in out.splitlines())
-                      if len(fields) == 3 and fields[0] == "table" and fields[2] == nat_rules.TABLE)
-    canonical = []
-    for family in families:
-        rc, text, dummy = tools.host.run([nft, "-j", "list", "table", family, nat_rules.TABLE])
-        try:
-            if rc != 0:
-                raise ValueError(rc)
-            canonical.append(normalise_nft_json(text, runtime))
-        except ValueError:  # nft without JSON support: the plain listing
-            canonical.append(_list_table(tools, family))
-    return {"families": families, "digest": sha256("\n".join(canonical))}
+    rc, text, dummy = tools.host.run([nft, "-j", "list", "ruleset"])
+    try:
+        if rc != 0:
+            raise ValueError(rc)
+        tables = our_tables(json.loads(text))
+        texts = [canonical(tables[family], runtime) for family in sorted(tables)]
+    except ValueError:
+        tables = plain_tables(tools.run([nft, "list", "ruleset"], what="nft list ruleset"))
+        texts = [tables[family] for family in sorted(tables)]
+    return {"families": sorted(tables), "digest": sha256("\n".join(texts))}
+
+
+def live_listing(tools, families):
+    """The plain listing of our tables (for a diff's *before*), again in one call."""
+    tables = plain_tables(tools.run([tools.find("nft"), "list", "ruleset"], what="nft list ruleset"))
+    return "".join(tables.get(family, "") for family in families)
 
 
 def read_state(host):
@@ -195,14 +283,14 @@ def parse_iptables_save(text):
     for line in text.splitlines():
         if line.startswith(":"):
             name = line[1:].split()[0]
-            if name.startswith(nat_rules.IPT_PREFIX):
+            if name.startswith(IPT_PREFIX):
                 chains.setdefault(name, [])
         elif line.startswith("-A "):
             chain = line.split()[1]
-            if chain.startswith(nat_rules.IPT_PREFIX):
+            if chain.startswith(IPT_PREFIX):
                 chains.setdefault(chain, []).append(line.strip())
             elif chain in jumps and line.strip() == "-A %s -j %s%s" % (
-                    chain, nat_rules.IPT_PREFIX, chain):
+                    chain, IPT_PREFIX, chain):
                 jumps[chain] += 1
     return {"chains": chains, "jumps": jumps}
 
@@ -214,7 +302,7 @@ def iptables_text(state):
         lines.append(":%s" % name)
         lines += [_normalise_rule(line) for line in state["chains"][name]]
     for chain in ("OUTPUT", "POSTROUTING"):
-        lines += ["-A %s -j %s%s" % (chain, nat_rules.IPT_PREFIX, chain)] * state["jumps"][chain]
+        lines += ["-A %s -j %s%s" % (chain, IPT_PREFIX, chain)] * state["jumps"][chain]
     return "\n".join(lines) + "\n" if lines else ""
 
 
@@ -237,7 +325,7 @@ def iptables_restore_input(live, wanted):
     for body in wanted.values():
         lines += body
     for chain in ("OUTPUT", "POSTROUTING"):
-        target = nat_rules.IPT_PREFIX + chain
+        target = IPT_PREFIX + chain
         count = live["jumps"][chain]
         keep = 1 if wanted else 0
         lines += ["-D %s -j %s" % (chain, target)] * max(0, count - keep)
@@ -279,7 +367,7 @@ def unit_text(backend, tools, families):
             # Remove a jump left from an earlier start, so there is always exactly one.
             for chain in ("OUTPUT", "POSTROUTING"):
                 lines.append("ExecStartPre=-%s -w -t nat -D %s -j %s%s"
-                             % (binary, chain, nat_rules.IPT_PREFIX, chain))
+                             % (binary, chain, IPT_PREFIX, chain))
             restore = tools.path(IPT_TOOLS[family][1], "persist")
             lines.append("ExecStart=%s -w --noflush %s" % (restore, IPT_FILES[family]))
     lines += ["", "[Install]",
@@ -308,48 +396,43 @@ class Change(object):
         return bool(self.actions)
 
 
-def _nft_changes(change, tools, model):
-    """Our nft tables to the script of ``model`` (None: remove them)."""
+def _nft_changes(change, tools, wanted):
+    """Our nft tables to ``wanted`` ({script, families, runtime}; None: remove them)."""
     nft_path = tools.find("nft")
-    if model is None and not nft_path:
+    if wanted is None and not nft_path:
         if tools.host.exists(STATE_FILE):
             change.add(STATE_FILE, "(fabric_nat state file)\n", "",
                        [lambda: tools.host.remove(STATE_FILE)])
-        return None
-    if model is not None:
+        return
+    if wanted is not None:
         nft_path = tools.need("nft", "backend nftables")
-    runtime = bool(model and model.get("watchdog"))
+    runtime = bool(wanted and wanted.get("runtime"))
     if nft_path:
         live = read_nft(tools, runtime)
     else:  # check mode without nft
         live = {"families": [], "digest": sha256("")}
     state = read_state(tools.host)
-    if model is None:
-        script = nat_rules.nft_remove_script()
-        wanted = []
-    else:
-        script = nat_rules.render_nft(model)
-        wanted = sorted(dict(nat_rules.NFT_FAMILIES)[family] for family in model["families"])
+    script = wanted["script"] if wanted else nft_remove_script()
+    families = sorted(wanted["families"]) if wanted else []
     recorded = state.get("backend") == "nftables" and state.get("digest") == live["digest"]
-    in_sync = live["families"] == wanted and (
-        not wanted or (recorded and state.get("script_sha256") == sha256(script)))
+    in_sync = live["families"] == families and (
+        not families or (recorded and state.get("script_sha256") == sha256(script)))
     if in_sync:
-        if model is None and tools.host.exists(STATE_FILE):
+        if not wanted and tools.host.exists(STATE_FILE):
             change.add(STATE_FILE, "(fabric_nat state file)\n", "",
                        [lambda: tools.host.remove(STATE_FILE)])
-        return script
+        return
     if not live["families"]:
         before = ""
     elif recorded and state.get("script"):
         before = state["script"]
     else:
-        before = "# live tables (not as last applied by fabric_nat)\n" + "".join(
-            _list_table(tools, family) for family in live["families"])
-    after = script if wanted else ""
+        before = "# live tables (not as last applied by fabric_nat)\n" + live_listing(tools, live["families"])
+    after = script if families else ""
 
     def apply_script():
         tools.run([nft_path, "-f", "/dev/stdin"], data=script, what="nft -f (apply)")
-        if wanted:
+        if families:
             now = read_nft(tools, runtime)
             tools.host.write(STATE_FILE, json.dumps({
                 "backend": "nftables", "script_sha256": sha256(script),
@@ -361,22 +444,18 @@ def _nft_changes(change, tools, model):
         tools.run([nft_path, "-c", "-f", "/dev/stdin"], data=script,
                   what="nft -c (validation of the new ruleset; nothing was changed)")
 
-    change.add("nftables tables %s (live)" % nat_rules.TABLE, before, after, [apply_script],
+    change.add("nftables tables %s (live)" % TABLE, before, after, [apply_script],
                [validate] if nft_path else [])
-    return script
 
 
-def _iptables_changes(change, tools, model):
-    """Our iptables chains per family to ``model`` (None: remove them)."""
-    texts = {}
+def _iptables_changes(change, tools, wanted_families):
+    """Our iptables chains per family to ``wanted_families`` ({family: {chains, text}}; None: remove them)."""
     for family in ("ipv4", "ipv6"):
-        wanted = nat_rules.iptables_chains(model, family) if model is not None else {}
-        if wanted or (model is not None and family == "ipv4"):
+        wanted = (wanted_families or {}).get(family, {}).get("chains") or {}
+        if wanted or (wanted_families is not None and family == "ipv4"):
             for name in IPT_TOOLS[family]:
                 tools.need(name, "backend iptables")
         live = read_iptables(tools, family)
-        if wanted:
-            texts[family] = nat_rules.render_iptables(model, family)
         if live is None and wanted:  # check mode without iptables-save
             live = parse_iptables_save("")
         if live is None:
@@ -397,10 +476,8 @@ def _iptables_changes(change, tools, model):
             tools.run([restore, "-w", "--test", "--noflush"], data=data,
                       what="%s --test (validation of the new rules; nothing was changed)" % name)
 
-        header = "%s nat chains %s* (live)" % (
-            "iptables" if family == "ipv4" else "ip6tables", nat_rules.IPT_PREFIX)
+        header = "%s nat chains %s* (live)" % ("iptables" if family == "ipv4" else "ip6tables", IPT_PREFIX)
         change.add(header, before, after, [apply_restore], [validate] if restore else [])
-    return texts
 
 
 def _persist_changes(change, tools, files, backend, families):
@@ -447,39 +524,46 @@ def _persist_changes(change, tools, files, backend, families):
                    [lambda: tools.run([systemctl, "enable", UNIT], what="systemctl enable %s" % UNIT)])
 
 
-def converge(host, model, backend="nftables", persist=True, check_mode=False):
-    """Bring the host to ``model`` (None: remove every object of the module).
+# ---------------------------------------------------------------------------- the whole change
+def converge(host, rules, backend="nftables", persist=True, check_mode=False, watchdog=None):
+    """Bring the host to ``rules`` (nat_rules.node_rules(); None: remove every object of the module).
 
-    Returns {'changed', 'diff', 'ruleset', 'ruleset6', 'warnings'}; raises FabricError before
-    touching anything when a tool is missing or the new ruleset does not validate."""
+    ``watchdog``: None leaves the link watchdog alone; {"state": "absent"} stops and removes it
+    (before the rules change); {"state": "present", "config": text, "unit": text, "program":
+    {"sha256", "src" (the file on the host, not needed in check mode)}} installs, starts or
+    restarts it (after the rules are in place).
+
+    Returns {'changed', 'diff', 'warnings'}; raises FabricError before touching anything when a
+    tool is missing or the new ruleset does not validate."""
     if backend not in BACKENDS:
         raise FabricError("backend %r must be one of %s" % (backend, ", ".join(BACKENDS)))
     tools = Tools(host, check_mode)
     change = Change()
-    ruleset = ruleset6 = ""
+    if watchdog is not None and watchdog.get("state") != "present":
+        nat_watchdog.removal(change, tools)
     files = None
-    if model is None:
+    if rules is None:
         _nft_changes(change, tools, None)
         _iptables_changes(change, tools, None)
     elif backend == "nftables":
-        ruleset = _nft_changes(change, tools, model)
+        _nft_changes(change, tools, rules["nft"])
         _iptables_changes(change, tools, None)
-        files = {NFT_FILE: ruleset}
+        files = {NFT_FILE: rules["nft"]["script"]}
     else:
-        texts = _iptables_changes(change, tools, model)
+        _iptables_changes(change, tools, rules["iptables"])
         _nft_changes(change, tools, None)
-        ruleset, ruleset6 = texts.get("ipv4", ""), texts.get("ipv6", "")
         # Nothing to steer (one link per family): nothing to load at boot either.
-        files = dict((IPT_FILES[family], text) for family, text in texts.items()) or None
+        files = dict((IPT_FILES[family], entry["text"]) for family, entry in rules["iptables"].items()) or None
     _persist_changes(change, tools, files if persist else None, backend,
                      [family for family in ("ipv4", "ipv6") if IPT_FILES[family] in (files or {})])
+    if watchdog is not None and watchdog.get("state") == "present":
+        nat_watchdog.install(change, tools, watchdog, check_mode)
     for validate in change.validations:
         validate()
     if not check_mode and change.actions:
         for action in change.actions:
             action()
         # Directories the module created go when they are empty (other roles share them).
-        for directory in (PERSIST_DIR, STATE_DIR):
+        for directory in (PERSIST_DIR, STATE_DIR, nat_watchdog.WATCHDOG_DIR):
             host.run(["rmdir", "--ignore-fail-on-non-empty", directory])  # fails when missing: fine
-    return {"changed": change.changed, "diff": change.diff, "ruleset": ruleset,
-            "ruleset6": ruleset6, "warnings": tools.warnings}
+    return {"changed": change.changed, "diff": change.diff, "warnings": tools.warnings}

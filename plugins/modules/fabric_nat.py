@@ -30,32 +30,37 @@ description:
     C(iptables-restore --noflush), which flushes only the module's chains."
   - Tables, chains and rules of anyone else (Docker, firewalld, hand-written ones) are never
     flushed or altered. O(state=absent) removes exactly the module's objects.
+  - The rules are computed and rendered on the controller by the module's action plugin, from
+    O(plan), O(node), O(links) and the options around them, or taken as computed earlier from
+    O(model) (what the P(clusterfabric.multilink.nat#role) role passes). The host gets one module
+    run that reads its state in one call, compares, validates and applies, and with O(watchdog)
+    also installs and runs the link watchdog in the same run.
   - Needs root on the target and the C(nft) command (Debian package C(nftables)) or the
-    C(iptables-save)/C(iptables-restore) commands (package C(iptables)); O(persist) needs systemd.
+    C(iptables-save)/C(iptables-restore) commands (package C(iptables)); O(persist) and
+    O(watchdog) need systemd.
 options:
   plan:
     description:
       - "The cluster's address plan as returned by the P(clusterfabric.multilink.fabric_addresses#filter)
         filter, C({host: {link: [address, ...]}})."
       - Every host other than O(node) is a peer; every peer needs an address on each of O(links).
-      - Required with O(state=present).
+      - With O(state=present), either O(plan), O(node) and O(links), or O(model).
     type: dict
   node:
-    description: This host's name in O(plan). Required with O(state=present).
+    description: This host's name in O(plan).
     type: str
   links:
     description:
       - "The fabric links to split connections over, each a mapping with C(name) (a link of
         O(plan)) and C(device) (this host's interface on that link, such as C(eth1) or
-        C(bond0); 1 to 15 characters from C(A-Z a-z 0-9 _ . : @ + -), starting with a letter, digit
-        or C(_), not ending in C(+)). Other keys, such as those of
-        C(fabric_links), are ignored."
+        C(bond0); 1 to 15 characters from C(A-Z a-z 0-9 _ . + -), starting with a letter or digit,
+        not ending in C(+): the interface-name rule of the inventory contract). Other keys, such as
+        those of C(fabric_links), are ignored."
       - Links of O(plan) that are not listed are left alone.
-      - Required with O(state=present).
     type: list
     elements: dict
   ports:
-    description: TCP destination ports to steer; everything else is never touched.
+    description: TCP destination ports to steer, each once; everything else is never touched.
     type: list
     elements: int
     default: [3001]
@@ -86,6 +91,16 @@ options:
     type: str
     choices: [all, primary]
     default: all
+  model:
+    description:
+      - The rules as computed earlier, instead of O(plan), O(node), O(links), O(ports),
+        O(primary_link), O(mode), O(weights) and O(spread) (none of which may be given with it).
+      - The inventory contract computes them once per host and run
+        (C(fabric_fleet.hosts[inventory_hostname].nat.model) with the result of
+        M(clusterfabric.multilink.fabric_contract) registered as C(fabric_fleet)); RV(rules) of an earlier
+        run is the same data.
+        They were checked when they were computed and are not checked again.
+    type: dict
   backend:
     description:
       - Where the rules live. Objects of the other backend left by an earlier run are removed.
@@ -93,29 +108,46 @@ options:
     choices: [nftables, iptables]
     default: nftables
   state:
-    description: V(absent) removes every object of the module (both backends) and its boot files.
+    description:
+      - V(absent) removes every object of the module (both backends), its boot files and the link
+        watchdog.
     type: str
     choices: [present, absent]
     default: present
   apply:
     description:
-      - V(false) only computes and returns RV(rules) and RV(ruleset); nothing on the host is read
-        or changed (no root needed).
+      - V(false) only computes and returns RV(rules), RV(ruleset) and RV(watchdog); the module does
+        not run, nothing on the host is read or changed (no root needed).
     type: bool
     default: true
   watchdog:
     description:
-      - "Prepare the tables for the link watchdog C(clusterfabric-linkwatch) (deployed by the
-        P(clusterfabric.multilink.nat#role) role): a set C(dead) of peer addresses and ports whose
-        new connections get a TCP reset at once (chain C(fastfail), filter hook output), and a
-        first rule in the nat output chain that lets the watchdog's probes (packet mark
-        C(0x63666d6c)) pass unsteered. The watchdog takes the lanes of a dead link out of the peer
-        chains and fills C(dead) at run time; those parts are left out of the comparison, so a run
-        while a link is down reports no change and does not undo the failover."
-      - RV(watchdog) returns the watchdog's configuration.
-      - Needs O(backend=nftables).
+      - "Run the link watchdog C(clusterfabric-linkwatch.service) (docs/watchdog.md), which takes
+        the lanes of a dead link out of each peer's rotation and puts them back when the link
+        returns. The tables then also get a set C(dead) of peer addresses and ports whose new
+        connections get a TCP reset at once (chain C(fastfail), filter hook output), and a first
+        rule in the nat output chain that lets the watchdog's probes (packet mark C(0x63666d6c))
+        pass unsteered. The peer chains' rules and the elements of C(dead) are the watchdog's
+        while a link is down; they are left out of the comparison, so a run then reports no
+        change and does not undo the failover."
+      - "In the same module run: the program C(/usr/local/lib/clusterfabric-multilink/linkwatch.py)
+        (the collection's C(roles/nat/files/linkwatch.py), sent by the action plugin), its
+        configuration C(/etc/clusterfabric-multilink/linkwatch.json) (RV(watchdog)) and the unit,
+        enabled and started; restarted when one of the three changed."
+      - V(false) stops and removes a watchdog an earlier run installed (stopping it puts every lane
+        back), before the rules change.
+      - Needs O(backend=nftables). Defaults to V(false), with O(model) to what the model was
+        computed with (a different value is refused).
     type: bool
-    default: false
+  watchdog_settings:
+    description:
+      - The watchdog's probe settings, added to its configuration; keys C(probe) (V(tcp) or
+        V(icmp)), C(interval_ms), C(timeout_ms), C(down_after), C(up_after), C(hold_down_s), as
+        the P(clusterfabric.multilink.nat#role) role's C(fabric_nat_watchdog_*) variables
+        describe them. Keys not given take the watchdog's defaults (tcp, 100, 0, 3, 5, 5.0).
+      - The whole configuration is checked on the controller by the watchdog's own check before
+        the module runs.
+    type: dict
   persist:
     description:
       - Load the rules at boot. nftables writes C(/etc/clusterfabric-multilink/nat.nft), iptables
@@ -125,15 +157,31 @@ options:
       - V(false) removes such files and the unit if an earlier run installed them.
     type: bool
     default: true
+  rendered:
+    description:
+      - Set by the action plugin, not by a task (a task that sets it fails); what the module applies
+        on the host, rendered on the controller, C(rules) (the nft script and its families, or the
+        iptables chains and boot files) and C(watchdog) (the program's digest and file, the
+        configuration and the unit).
+    type: dict
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 attributes:
+  action:
+    support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
   check_mode:
     support: full
     details: The new ruleset is still validated (C(nft -c), C(iptables-restore --test)).
   diff_mode:
     support: full
-    details: Before and after of the module's own tables or chains, boot files and unit.
+    details:
+      - Before and after of the module's own tables or chains, boot files, unit, and the
+        watchdog's configuration, unit and service state; the watchdog program by its digest.
   platform:
     platforms: linux
 notes:
@@ -141,6 +189,7 @@ notes:
     connections when no other NAT rules remain on the host, because their address translation
     ends with the last NAT chain; changing the rules never does.
 seealso:
+  - module: clusterfabric.multilink.fabric_contract
   - name: Fabric NAT design and measurements
     description: How the rules work, how to read them on a node, measured speed-up.
     link: https://github.com/clusterfabric/multilink/blob/main/docs/nat.md
@@ -168,13 +217,27 @@ EXAMPLES = r"""
     backend: iptables
     persist: false
 
-- name: Tables ready for the link watchdog; its configuration is in nat.watchdog
+- name: The rules with the link watchdog, probing every 200 ms; its configuration is in nat.watchdog
   clusterfabric.multilink.fabric_nat:
     plan: "{{ fabric_plan }}"
     node: "{{ inventory_hostname }}"
     links: "{{ fabric_links }}"
     watchdog: true
+    watchdog_settings:
+      interval_ms: 200
   register: nat
+
+- name: Check the inventory contract once
+  clusterfabric.multilink.fabric_contract:
+    roles: [nat]
+  run_once: true
+  register: fabric_fleet
+
+- name: The rules the inventory contract computed for this host (what the nat role does)
+  clusterfabric.multilink.fabric_nat:
+    model: "{{ fabric_fleet.hosts[inventory_hostname].nat.model }}"
+    watchdog: "{{ fabric_fleet.hosts[inventory_hostname].nat.watchdog is not none }}"
+    watchdog_settings: "{{ fabric_fleet.hosts[inventory_hostname].nat.watchdog or {} }}"
 
 - name: Only show the rules this node would get
   clusterfabric.multilink.fabric_nat:
@@ -184,7 +247,7 @@ EXAMPLES = r"""
     apply: false
   register: nat
 
-- name: Remove the rules, the boot file and the unit
+- name: Remove the rules, the boot file, the unit and the link watchdog
   clusterfabric.multilink.fabric_nat:
     state: absent
 """
@@ -268,19 +331,21 @@ watchdog:
   description:
     - With O(watchdog=true) and O(state=present), the configuration of the link watchdog
       (C(linkwatch.py --config FILE) reads it as JSON), else empty. It holds what the watchdog
-      needs without planning anything itself; the P(clusterfabric.multilink.nat#role) role adds
-      the probe timings.
+      needs without planning anything itself, and O(watchdog_settings).
   returned: always
   type: dict
   contains:
     version:
-      description: Format version (1).
+      description: Format version (2).
       type: int
     node:
       description: This node.
       type: str
     table:
       description: The nft table name (C(clusterfabric_multilink)).
+      type: str
+    dead_set:
+      description: The nft set of dead peer addresses and ports (C(dead)).
       type: str
     mode:
       description: O(mode), for the statement the watchdog writes into a peer chain.
@@ -307,9 +372,10 @@ watchdog:
       type: list
       elements: dict
   sample:
-    version: 1
+    version: 2
     node: db1
     table: clusterfabric_multilink
+    dead_set: dead
     mode: nth
     mark: 1667657068
     ports: [3001]
@@ -332,7 +398,9 @@ ruleset6:
   returned: always
   type: str
 diff:
-  description: Before and after of each of the module's objects that changes (live tables or chains, boot files, unit).
+  description:
+    - Before and after of each of the module's objects that changes (live tables or chains, boot files, unit, the
+      watchdog's program digest, configuration, unit and service state).
   returned: always
   type: list
   elements: dict
@@ -343,7 +411,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
-from ansible_collections.clusterfabric.multilink.plugins.module_utils import nat_apply, nat_rules
+from ansible_collections.clusterfabric.multilink.plugins.module_utils import nat_apply
 
 SEARCH_DIRS = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
 
@@ -366,18 +434,31 @@ class LocalHost(object):
         try:
             with open(path) as handle:
                 return handle.read()
-        except (IOError, OSError):
+        except (IOError, OSError, ValueError):
             return None
 
-    def write(self, path, text, mode):
+    @staticmethod
+    def _directory(path):
         directory = os.path.dirname(path)
         if not os.path.isdir(directory):
             os.makedirs(directory, 0o755)
-        handle, temp = tempfile.mkstemp(dir=directory, prefix=".fabric_nat.")
+        return directory
+
+    def write(self, path, text, mode):
+        handle, temp = tempfile.mkstemp(dir=self._directory(path), prefix=".fabric_nat.")
         with os.fdopen(handle, "w") as stream:
             stream.write(text)
         self.module.atomic_move(temp, path)
         os.chmod(path, mode)
+
+    def install(self, src, path, mode):
+        """Move a file the action plugin transferred to the host into place."""
+        self._directory(path)
+        self.module.atomic_move(src, path)
+        os.chmod(path, mode)
+
+    def sha256(self, path):
+        return self.module.sha256(path) if os.path.isfile(path) else None
 
     @staticmethod
     def remove(path):
@@ -390,54 +471,23 @@ class LocalHost(object):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            plan=dict(type="dict"),
-            node=dict(type="str"),
-            links=dict(type="list", elements="dict"),
-            ports=dict(type="list", elements="int", default=[3001]),
-            primary_link=dict(type="str"),
-            mode=dict(type="str", choices=["nth", "random"], default="nth"),
-            weights=dict(type="dict"),
-            spread=dict(type="str", choices=["all", "primary"], default="all"),
-            backend=dict(type="str", choices=["nftables", "iptables"], default="nftables"),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
-            apply=dict(type="bool", default=True),
-            persist=dict(type="bool", default=True),
-            watchdog=dict(type="bool", default=False),
-        ),
-        required_if=[("state", "present", ("plan", "node", "links"))],
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=nat_apply.OPTIONS, supports_check_mode=True)
     params = module.params
-    result = dict(changed=False, rules={}, ruleset="", ruleset6="", diff=[], watchdog={})
+    rendered = params["rendered"]
+    if not isinstance(rendered, dict) or "rules" not in rendered:
+        module.fail_json(msg="fabric_nat: the rules are computed on the controller by the module's action plugin; "
+                             "run the task as clusterfabric.multilink.fabric_nat")
+    if (rendered["rules"] is None) != (params["state"] == "absent"):
+        module.fail_json(msg="fabric_nat: rendered rules do not match state %s" % params["state"])
     try:
-        model = None
-        if params["state"] == "present":
-            if params["watchdog"] and params["backend"] != "nftables":
-                raise FabricError("watchdog=true needs backend=nftables: the link watchdog rewrites the "
-                                  "nft peer chains; use backend nftables, or watchdog=false with iptables")
-            model = nat_rules.build(params["plan"], params["node"], params["links"],
-                                    ports=params["ports"], primary_link=params["primary_link"],
-                                    mode=params["mode"], weights=params["weights"],
-                                    spread=params["spread"], watchdog=params["watchdog"])
-            result["rules"] = model
-            if params["watchdog"]:
-                result["watchdog"] = nat_rules.watchdog_config(model)
-            if params["backend"] == "nftables":
-                result["ruleset"] = nat_rules.render_nft(model)
-            else:
-                result["ruleset"] = nat_rules.render_iptables(model, "ipv4")
-                result["ruleset6"] = nat_rules.render_iptables(model, "ipv6")
-        if params["apply"]:
-            outcome = nat_apply.converge(LocalHost(module), model, backend=params["backend"],
-                                         persist=params["persist"], check_mode=module.check_mode)
-            result.update(changed=outcome["changed"], diff=outcome["diff"])
-            for warning in outcome["warnings"]:
-                module.warn(warning)
+        outcome = nat_apply.converge(LocalHost(module), rendered["rules"], backend=params["backend"],
+                                     persist=params["persist"], check_mode=module.check_mode,
+                                     watchdog=rendered.get("watchdog"))
     except FabricError as exc:
-        module.fail_json(msg=str(exc), **result)
-    module.exit_json(**result)
+        module.fail_json(msg=str(exc))
+    for warning in outcome["warnings"]:
+        module.warn(warning)
+    module.exit_json(changed=outcome["changed"], diff=outcome["diff"])
 
 
 if __name__ == "__main__":

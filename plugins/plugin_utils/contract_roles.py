@@ -17,7 +17,7 @@ __metaclass__ = type
 
 from ansible_collections.clusterfabric.multilink.plugins.module_utils import aerospike_conf
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
-from ansible_collections.clusterfabric.multilink.plugins.module_utils import nat_rules
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import nat_rules
 from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import aerospike_network, link_model
 
 ROLES = ("links", "nat", "aerospike")
@@ -32,11 +32,13 @@ AEROSPIKE_SOURCES = {
     "security": "aerospike_security",
     "xdr": "aerospike_xdr",
 }
+# The daemon's own limits (roles/nat/files/linkwatch.py SETTINGS; a unit test keeps them equal),
+# checked here so that a bad value names the host and the variable before any host changes.
 WATCHDOG_LIMITS = {  # name: (variable, low, high)
     "interval_ms": ("fabric_nat_watchdog_interval_ms", 10, 60000),
     "timeout_ms": ("fabric_nat_watchdog_timeout_ms", 0, 60000),
-    "down_after": ("fabric_nat_watchdog_down_after", 1, 100),
-    "up_after": ("fabric_nat_watchdog_up_after", 1, 100),
+    "down_after": ("fabric_nat_watchdog_down_after", 1, 1000),
+    "up_after": ("fabric_nat_watchdog_up_after", 1, 1000),
 }
 NAT_VARIABLES = (("weights", "fabric_nat_weights"), ("primary_link", "fabric_nat_primary_link"),
                  ("mode", "fabric_nat_mode"))

@@ -10,6 +10,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import os
+import re
 import sys
 
 from ansible_cli import run_ansible
@@ -39,7 +41,7 @@ def playbook(tmp_path, tasks, hosts="db1"):
     return ansible("ansible-playbook", "-i", str(inventory), str(play))
 
 
-def run_role(tmp_path, **group_vars):
+def run_role(tmp_path, *args, **group_vars):
     """Run the nat role on db1 with INVENTORY's group vars changed by ``group_vars``."""
     inventory = tmp_path / "inventory.json"
     data = json.loads(json.dumps(INVENTORY))
@@ -48,7 +50,7 @@ def run_role(tmp_path, **group_vars):
     play = tmp_path / "play.yml"
     play.write_text("- name: nat\n  hosts: db1\n  gather_facts: false\n"
                     "  roles:\n    - clusterfabric.multilink.nat\n")
-    return ansible("ansible-playbook", "-i", str(inventory), str(play))
+    return ansible("ansible-playbook", "-i", str(inventory), str(play), *args)
 
 
 def test_apply_false_returns_rules_and_ruleset(tmp_path):
@@ -152,10 +154,39 @@ def test_role_checks_the_watchdog_settings_before_any_change(tmp_path):
     assert "Steer fabric connections" not in result.stdout
 
 
+# What the module would write on this machine: check mode must leave every one of them as it is.
+WATCHED = ["/etc/clusterfabric-multilink", "/var/lib/clusterfabric-multilink", "/usr/local/lib/clusterfabric-multilink",
+           "/etc/systemd/system/clusterfabric-linkwatch.service", "/etc/systemd/system/clusterfabric-multilink-nat.service"]
+
+
+def test_the_role_in_check_mode_is_one_module_run_and_changes_nothing(tmp_path):
+    """The contract, no package task (fabric_nat_install_packages false) and one fabric_nat run that
+    reports the rules, the boot unit and the link watchdog (this machine has none of them)."""
+    before = dict((path, os.path.exists(path)) for path in WATCHED)
+    result = run_role(tmp_path, "--check", "--diff", fabric_nat_install_packages=False)
+    assert result.returncode == 0, result.stdout[-3000:]
+    tasks = re.findall(r"^TASK \[clusterfabric\.multilink\.nat : (.*?)\]", result.stdout, re.M)
+    assert tasks[1:] == ["Check the inventory contract (when playbooks/site.yml has not)",
+                         "Install the firewall tool of the backend", "Steer fabric connections over every link"]
+    assert tasks[0].startswith("Validating arguments against arg spec 'main'")  # Ansible's own, controller only
+    assert re.search(r"^skipping: \[db1\]", result.stdout.split("Install the firewall tool")[1], re.M)
+    if not before["/etc/systemd/system/clusterfabric-linkwatch.service"]:
+        assert "+++ after: /etc/clusterfabric-multilink/linkwatch.json" in result.stdout
+        assert '"mark": 1667657068' in result.stdout and "enabled: yes\n+active: yes" in result.stdout
+    assert dict((path, os.path.exists(path)) for path in WATCHED) == before
+
+
+def test_the_role_with_strategy_native_removes_and_never_plans(tmp_path):
+    result = run_role(tmp_path, "--check", fabric_strategy="native", fabric_nat_backend="iptables")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "Install the firewall tool" in result.stdout and "Steer fabric connections" in result.stdout
+
+
 def test_ansible_doc_shows_the_module_and_the_role():
     module = ansible("ansible-doc", "-t", "module", "clusterfabric.multilink.fabric_nat")
     assert module.returncode == 0, module.stdout
-    for word in ("spread", "weights", "persist", "EXAMPLES", "RETURN VALUES", "clusterfabric_multilink"):
+    for word in ("spread", "weights", "persist", "model", "watchdog_settings", "EXAMPLES", "RETURN VALUES",
+                 "clusterfabric_multilink"):
         assert word in module.stdout
     role = ansible("ansible-doc", "-t", "role", "clusterfabric.multilink.nat")
     assert role.returncode == 0, role.stdout

@@ -2,20 +2,23 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """nat_apply against a fake host that models nft, iptables-save/-restore, systemctl and files.
 
-The live behaviour (real kernel, real tools) is tested in tests/integration/test_nat_live.py;
-here every branch of the compare / validate / apply logic runs in milliseconds."""
+The live behaviour (real kernel, real tools) is tested in tests/integration/test_nat_live.py
+(and the one-call read against a concurrent ``nft -c`` in test_nat_state_read.py); here every
+branch of the compare / validate / apply logic runs in milliseconds."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import hashlib
 import json
 import re
 
 import pytest
 
-from ansible_collections.clusterfabric.multilink.plugins.module_utils import nat_apply, nat_rules
-from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.address_plan import plan_addresses
+from ansible_collections.clusterfabric.multilink.plugins.module_utils import nat_apply, nat_watchdog
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import nat_rules
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.address_plan import plan_addresses
 
 LINKS = [{"name": "fab0", "subnet": "198.18.0.0/24"}, {"name": "fab1", "subnet": "198.18.1.0/24"}]
 DEVICES = [{"name": "fab0", "device": "eth0"}, {"name": "fab1", "device": "eth1"}]
@@ -46,6 +49,9 @@ class FakeHost(object):
         self.booted = booted
         self.fail = {}            # argv prefix (tuple) -> (rc, err)
         self.epoch = 0            # changes the listing's element order, as the kernel does
+        self.shadows = set()      # nft families whose table a concurrent `nft -c` shows, empty
+        self.json = True          # nft answers -j
+        self.services = {}        # unit -> {"enabled": bool, "active": bool}
 
     @staticmethod
     def _empty_nat():
@@ -73,6 +79,15 @@ class FakeHost(object):
             return self.booted
         return path in self.files or path in self.dirs
 
+    def sha256(self, path):
+        text = self.files.get(path)
+        return None if text is None else hashlib.sha256(text.encode()).hexdigest()
+
+    def install(self, src, path, mode):
+        self.calls.append(("install", src, path))
+        self.dirs.add(path.rsplit("/", 1)[0])
+        self.files[path] = self.files.pop(src)
+
     def run(self, argv, data=None):
         argv = list(argv)
         self.calls.append(tuple(argv))
@@ -84,31 +99,42 @@ class FakeHost(object):
         return handler(argv[1:], data)
 
     # -- nft
+    def _table_items(self, family):
+        body = self.tables.get(family)
+        if body is None:  # a shadow: the table alone
+            return [{"table": {"family": family, "name": nat_apply.TABLE, "handle": 90 + self.epoch}}]
+        elems = sorted(re.findall(r"^\t\t\t(.*?),?$", body, re.M))
+        if self.epoch % 2:
+            elems.reverse()
+        where = {"family": family, "table": nat_apply.TABLE}
+        return [{"table": {"family": family, "name": nat_apply.TABLE, "handle": self.epoch}},
+                {"map": dict(where, name="steer", handle=3 + self.epoch, elem=elems)},
+                {"rule": dict(where, chain="x", handle=9 + self.epoch,
+                              expr=[re.sub(r"^\t\t\t.*\n", "", body, flags=re.M)])}]
+
     def _nft(self, args, data):
-        if args == ["list", "tables"]:
-            names = ["table %s %s" % (f, nat_rules.TABLE) for f in sorted(self.tables)]
-            return 0, "\n".join(["table %s" % name for name in self.other_tables] + names) + "\n", ""
-        if args[:2] == ["-j", "list"] or args[:1] == ["list"]:
-            family = args[-2]
-            if family not in self.tables:
-                return 1, "", "Error: No such file or directory"
-            if args[0] == "-j":
-                elems = sorted(re.findall(r"^\t\t\t(.*?),?$", self.tables[family], re.M))
-                if self.epoch % 2:
-                    elems.reverse()
-                return 0, json.dumps({"nftables": [
-                    {"metainfo": {"version": "1.0.6"}},
-                    {"table": {"family": family, "name": nat_rules.TABLE, "handle": self.epoch}},
-                    {"map": {"name": "steer", "handle": 3 + self.epoch, "elem": elems}},
-                    {"rule": {"chain": "x", "handle": 9 + self.epoch,
-                              "expr": [re.sub(r"^\t\t\t.*\n", "", self.tables[family], flags=re.M)]}}]}), ""
-            return 0, self.tables[family], ""
+        if args == ["-j", "list", "ruleset"]:
+            if not self.json:
+                return 1, "", "Error: JSON support not compiled-in"
+            items = [{"metainfo": {"version": "1.0.6"}}]
+            for name in self.other_tables:
+                family, table = name.split()
+                items += [{"table": {"family": family, "name": table, "handle": 1}},
+                          {"chain": {"family": family, "table": table, "name": "c", "handle": 2}}]
+            for family in sorted(set(self.tables) | self.shadows):
+                items += self._table_items(family)
+            return 0, json.dumps({"nftables": items}), ""
+        if args == ["list", "ruleset"]:
+            text = "".join(body + "\n" for body in self.other_tables.values())
+            for family in sorted(set(self.tables) | self.shadows):
+                text += self.tables.get(family, "table %s %s {\n}\n" % (family, nat_apply.TABLE))
+            return 0, text, ""
         if args[:2] == ["-c", "-f"]:
             return 0, "", ""
         if args[:1] == ["-f"]:
-            for family in re.findall(r"^delete table (\S+) " + nat_rules.TABLE, data, re.M):
+            for family in re.findall(r"^delete table (\S+) " + nat_apply.TABLE, data, re.M):
                 self.tables.pop(family, None)
-            for whole, family in re.findall(r"^(table (\S+) %s \{\n.*?\n\}\n)" % nat_rules.TABLE, data,
+            for whole, family in re.findall(r"^(table (\S+) %s \{\n.*?\n\}\n)" % nat_apply.TABLE, data,
                                             re.M | re.S):
                 self.tables[family] = whole
             self.epoch += 1
@@ -168,6 +194,17 @@ class FakeHost(object):
 
     # -- systemd and coreutils
     def _systemctl(self, args, data):
+        if args[0] == "show":
+            unit = self.services.get(args[-1], {})
+            return 0, "UnitFileState=%s\nActiveState=%s\n" % (
+                "enabled" if unit.get("enabled") else "disabled" if unit else "",
+                "active" if unit.get("active") else "inactive"), ""
+        watchdog_unit = args[:2] in (["enable", nat_watchdog.WATCHDOG_UNIT], ["disable", nat_watchdog.WATCHDOG_UNIT])
+        if args[0] in ("start", "stop", "restart") or watchdog_unit:
+            unit = self.services.setdefault(args[-1], {})
+            unit.update({"start": {"active": True}, "restart": {"active": True}, "stop": {"active": False},
+                         "enable": {"enabled": True}, "disable": {"enabled": False}}[args[0]])
+            return 0, "", ""
         if args[0] == "is-enabled":
             if nat_apply.UNIT_PATH not in self.files:
                 return 1, "", "No such file"
@@ -189,7 +226,7 @@ class FakeHost(object):
     # -- helpers for tests
     def changing_calls(self):
         """Calls that change something (everything but reading and validating)."""
-        reading = (("list",), ("-j",), ("-c",), ("-t",), ("is-enabled",))
+        reading = (("list",), ("-j",), ("-c",), ("-t",), ("is-enabled",), ("show",))
         out = []
         for call in self.calls:
             if call[0] in ("write", "remove"):
@@ -202,8 +239,14 @@ class FakeHost(object):
         return out
 
 
-def converge(host, m, **options):
-    return nat_apply.converge(host, m, **options)
+def normalise(text, runtime=False):
+    """The canonical form nat_apply compares, of an ``nft -j list table`` answer."""
+    return nat_apply.canonical(json.loads(text)["nftables"], runtime)
+
+
+def converge(host, m, backend="nftables", **options):
+    """nat_apply with the rules of model ``m`` (None: remove everything) as the action renders them."""
+    return nat_apply.converge(host, None if m is None else nat_rules.node_rules(m, backend), backend=backend, **options)
 
 
 # ---------------------------------------------------------------------------- nftables
@@ -216,11 +259,11 @@ def test_first_run_validates_then_applies_once_then_persists():
     checked = [c for c in host.calls if c[:3] == ("/usr/sbin/nft", "-c", "-f")]
     assert len(applied) == 1 and len(checked) == 1
     assert host.calls.index(checked[0]) < host.calls.index(applied[0])
-    assert host.files[nat_apply.NFT_FILE] == result["ruleset"] == nat_rules.render_nft(model())
+    assert host.files[nat_apply.NFT_FILE] == nat_rules.render_nft(model())
     assert "ExecStart=/usr/sbin/nft -f /etc/clusterfabric-multilink/nat.nft" in host.files[nat_apply.UNIT_PATH]
     assert host.enabled
     state = json.loads(host.files[nat_apply.STATE_FILE])
-    assert state["script"] == result["ruleset"] and state["backend"] == "nftables"
+    assert state["script"] == nat_rules.render_nft(model()) and state["backend"] == "nftables"
     headers = [d["before_header"] for d in result["diff"]]
     assert headers == ["nftables tables clusterfabric_multilink (live)", nat_apply.NFT_FILE,
                        nat_apply.UNIT_PATH, "clusterfabric-multilink-nat.service enabled"]
@@ -359,8 +402,8 @@ def test_iptables_adds_own_chains_and_one_jump_each_and_leaves_docker_alone():
     assert nat["builtin"]["POSTROUTING"] == ["-A POSTROUTING -j CFML-POSTROUTING"]
     assert nat["chains"]["DOCKER"] == ["-A DOCKER -d 1.2.3.4/32 -j RETURN"]
     assert sorted(nat["chains"]) == ["CFML-OUTPUT", "CFML-POSTROUTING", "CFML-n2-3001", "CFML-n3-3001", "DOCKER"]
-    assert host.files[nat_apply.IPT_FILES["ipv4"]] == result["ruleset"]
-    assert nat_apply.IPT_FILES["ipv6"] not in host.files and result["ruleset6"] == ""
+    assert host.files[nat_apply.IPT_FILES["ipv4"]] == nat_rules.render_iptables(model(), "ipv4")
+    assert nat_apply.IPT_FILES["ipv6"] not in host.files
     unit = host.files[nat_apply.UNIT_PATH]
     assert "ExecStartPre=-/usr/sbin/iptables -w -t nat -D OUTPUT -j CFML-OUTPUT" in unit
     assert "ExecStart=/usr/sbin/iptables-restore -w --noflush /etc/clusterfabric-multilink/nat.rules" in unit
@@ -389,7 +432,7 @@ def test_iptables_with_nothing_to_steer_installs_no_unit():
     host = FakeHost()
     converge(host, model(), backend="iptables")
     result = converge(host, model(links=[{"name": "fab0", "device": "eth0"}]), backend="iptables")
-    assert result["changed"] and result["ruleset"] == ""
+    assert result["changed"]
     assert nat_apply.UNIT_PATH not in host.files and not host.enabled
     assert not [c for c in host.nat["ipv4"]["chains"] if c.startswith("CFML-")]
 
@@ -400,9 +443,9 @@ def test_iptables_ipv6_gets_its_own_file_and_restore():
     m = nat_rules.build(plan, "x", [{"name": "a", "device": "eth0"}, {"name": "b", "device": "eth1"}])
     host = FakeHost()
     result = converge(host, m, backend="iptables")
-    assert result["ruleset"] == "" and "-j DNAT --to-destination 2001:db8:2::c" in result["ruleset6"]
+    assert result["changed"] and nat_apply.IPT_FILES["ipv4"] not in host.files
     assert "CFML-y-3001" in host.nat["ipv6"]["chains"]
-    assert host.files[nat_apply.IPT_FILES["ipv6"]] == result["ruleset6"]
+    assert "-j DNAT --to-destination 2001:db8:2::c" in host.files[nat_apply.IPT_FILES["ipv6"]]
     assert "ExecStart=/usr/sbin/ip6tables-restore -w --noflush" in host.files[nat_apply.UNIT_PATH]
 
 
@@ -449,9 +492,9 @@ def test_nft_json_is_normalised():
                         {"rule": {"handle": 9, "expr": [{"x": {"set": [2, 1]}}, {"y": 1}]}}]}
     two = {"nftables": [{"set": {"handle": 7, "elem": ["a", "b"]}},
                         {"rule": {"handle": 3, "expr": [{"x": {"set": [1, 2]}}, {"y": 1}]}}]}
-    assert nat_apply.normalise_nft_json(json.dumps(one)) == nat_apply.normalise_nft_json(json.dumps(two))
+    assert normalise(json.dumps(one)) == normalise(json.dumps(two))
     three = {"nftables": [{"set": {"elem": ["a", "b"]}}, {"rule": {"expr": [{"y": 1}, {"x": {"set": [1, 2]}}]}}]}
-    assert nat_apply.normalise_nft_json(json.dumps(three)) != nat_apply.normalise_nft_json(json.dumps(two))
+    assert normalise(json.dumps(three)) != normalise(json.dumps(two))
 
 
 def test_with_the_watchdog_its_runtime_changes_are_not_a_difference():
@@ -470,17 +513,17 @@ def test_with_the_watchdog_its_runtime_changes_are_not_a_difference():
         return json.dumps({"nftables": items})
     full = listing(["198.18.0.12", "198.18.1.12"], [])
     failed_over = listing(["198.18.0.12"], [{"concat": ["198.18.1.12", 3001]}])
-    assert nat_apply.normalise_nft_json(full, runtime=True) == nat_apply.normalise_nft_json(failed_over, runtime=True)
-    assert nat_apply.normalise_nft_json(full) != nat_apply.normalise_nft_json(failed_over)
+    assert normalise(full, runtime=True) == normalise(failed_over, runtime=True)
+    assert normalise(full) != normalise(failed_over)
     edited = listing(["198.18.0.12", "198.18.1.12"], [], postrouting="snat to 10.0.0.1")
-    assert nat_apply.normalise_nft_json(full, runtime=True) != nat_apply.normalise_nft_json(edited, runtime=True)
+    assert normalise(full, runtime=True) != normalise(edited, runtime=True)
 
 
 def test_the_watchdog_tables_apply_once_and_stay_in_sync():
     host = FakeHost()
     wanted = model(watchdog=True)
     result = converge(host, wanted)
-    assert result["changed"] and "\tchain fastfail {" in result["ruleset"]
+    assert result["changed"] and "\tchain fastfail {" in host.files[nat_apply.NFT_FILE]
     assert "set dead {" in host.files[nat_apply.NFT_FILE]
     assert not converge(host, wanted)["changed"]
     assert converge(host, model())["changed"]          # without the watchdog: its objects go
@@ -489,3 +532,158 @@ def test_the_watchdog_tables_apply_once_and_stay_in_sync():
 def test_unknown_backend():
     with pytest.raises(FabricError):
         converge(FakeHost(), model(), backend="pf")
+
+
+# ---------------------------------------------------------------------------- the read: one call
+def nft_reads(host):
+    return [c for c in host.calls if c[:1] == ("/usr/sbin/nft",) and ("list" in c)]
+
+
+def test_the_live_tables_are_read_in_one_call():
+    host = FakeHost()
+    converge(host, model())
+    host.calls = []
+    assert not converge(host, model())["changed"]
+    assert nft_reads(host) == [("/usr/sbin/nft", "-j", "list", "ruleset")]
+
+
+@pytest.mark.parametrize("loaded", [True, False])
+def test_an_empty_table_shown_by_a_concurrent_check_is_not_ours(loaded):
+    """`nft -c` of the same tables shows them, empty, for an instant (test_nat_state_read.py)."""
+    host = FakeHost()
+    if loaded:
+        converge(host, model())
+    host.shadows = {"ip", "ip6"}
+    host.calls = []
+    if loaded:
+        assert not converge(host, model())["changed"]
+    else:
+        assert not converge(host, None)["changed"]
+        result = converge(host, model(), check_mode=True)
+        assert result["diff"][0]["before"] == ""
+    assert host.changing_calls() == []
+
+
+def test_nft_without_json_reads_the_plain_listing_in_one_call():
+    host = FakeHost()
+    host.json = False
+    assert converge(host, model())["changed"]
+    host.calls = []
+    assert not converge(host, model())["changed"]
+    assert nft_reads(host) == [("/usr/sbin/nft", "-j", "list", "ruleset"), ("/usr/sbin/nft", "list", "ruleset")]
+
+
+def test_plain_listing_keeps_only_our_tables_with_something_in_them():
+    text = ("table inet filter {\n}\ntable ip clusterfabric_multilink {\n\tchain output {\n\t}\n}\n"
+            "table ip6 clusterfabric_multilink {\n}\n")
+    assert nat_apply.plain_tables(text) == {"ip": "table ip clusterfabric_multilink {\n\tchain output {\n\t}\n}\n"}
+
+
+# ---------------------------------------------------------------------------- the link watchdog
+PROGRAM_TEXT = "# linkwatch\n"
+PROGRAM_SHA = hashlib.sha256(PROGRAM_TEXT.encode()).hexdigest()
+UNIT_TEXT = "[Service]\nExecStart=/usr/bin/python3 %s\n" % nat_watchdog.WATCHDOG_PROGRAM
+
+
+def watchdog(host, config='{"version": 2}\n', program=PROGRAM_TEXT, src=True):
+    """What the action sends: the program (transferred to the host's tmp dir unless src is False)."""
+    digest = hashlib.sha256(program.encode()).hexdigest()
+    wanted = {"state": "present", "config": config, "unit": UNIT_TEXT, "program": {"sha256": digest}}
+    if src:
+        host.files["/tmp/ansible-tmp/linkwatch.py"] = program
+        wanted["program"]["src"] = "/tmp/ansible-tmp/linkwatch.py"
+    return wanted
+
+
+def service(host):
+    return host.services.get(nat_watchdog.WATCHDOG_UNIT, {})
+
+
+def test_the_watchdog_is_installed_started_after_the_rules_and_then_left_alone():
+    host = FakeHost()
+    result = converge(host, model(watchdog=True), watchdog=watchdog(host))
+    assert result["changed"]
+    assert host.files[nat_watchdog.WATCHDOG_PROGRAM] == PROGRAM_TEXT
+    assert host.files[nat_watchdog.WATCHDOG_CONFIG] == '{"version": 2}\n'
+    assert host.files[nat_watchdog.WATCHDOG_UNIT_PATH] == UNIT_TEXT
+    assert service(host) == {"enabled": True, "active": True}
+    changing = host.changing_calls()
+    applied = changing.index(("/usr/sbin/nft", "-f", "/dev/stdin"))
+    started = changing.index(("/usr/sbin/systemctl", "restart", nat_watchdog.WATCHDOG_UNIT))  # no unit before
+    reload_ = max(i for i, c in enumerate(changing) if c == ("/usr/sbin/systemctl", "daemon-reload"))
+    assert applied < reload_ < changing.index(("/usr/sbin/systemctl", "enable", nat_watchdog.WATCHDOG_UNIT)) < started
+    headers = [d["before_header"] for d in result["diff"]]
+    assert headers[-4:] == [nat_watchdog.WATCHDOG_PROGRAM, nat_watchdog.WATCHDOG_CONFIG, nat_watchdog.WATCHDOG_UNIT_PATH,
+                            nat_watchdog.WATCHDOG_UNIT]
+    assert result["diff"][-4]["after"] == "(linkwatch.py, sha256 %s)\n" % PROGRAM_SHA
+    assert result["diff"][-1] == {"before_header": nat_watchdog.WATCHDOG_UNIT, "after_header": nat_watchdog.WATCHDOG_UNIT,
+                                  "before": "enabled: no\nactive: no\n", "after": "enabled: yes\nactive: yes\n"}
+    assert not [c for c in host.calls if c[1:2] == ("show",)]  # no unit before: systemd is not asked
+    host.calls = []
+    assert not converge(host, model(watchdog=True), watchdog=watchdog(host))["changed"]
+    assert host.changing_calls() == []
+    host.services[nat_watchdog.WATCHDOG_UNIT]["active"] = False   # stopped by hand: started again
+    assert converge(host, model(watchdog=True), watchdog=watchdog(host))["changed"]
+    assert host.changing_calls()[0] == ("/usr/sbin/systemctl", "start", nat_watchdog.WATCHDOG_UNIT)
+    assert [c for c in host.changing_calls() if c[0] != "rmdir"] == host.changing_calls()[:1]
+
+
+@pytest.mark.parametrize("change, what", [({"config": '{"version": 2, "interval_ms": 200}\n'}, "configuration"),
+                                          ({"program": "# linkwatch 2\n"}, "program")])
+def test_a_changed_program_or_configuration_restarts_the_running_watchdog(change, what):
+    host = FakeHost()
+    converge(host, model(watchdog=True), watchdog=watchdog(host))
+    host.calls = []
+    result = converge(host, model(watchdog=True), watchdog=watchdog(host, **change))
+    assert result["changed"]
+    assert ("/usr/sbin/systemctl", "restart", nat_watchdog.WATCHDOG_UNIT) in host.calls
+    assert ("/usr/sbin/systemctl", "daemon-reload") not in host.calls
+    assert result["diff"][-1]["after"] == "enabled: yes\nactive: yes (restarted: its %s changed)\n" % what
+
+
+def test_check_mode_needs_no_program_on_the_host_and_changes_nothing():
+    host = FakeHost()
+    result = converge(host, model(watchdog=True), watchdog=watchdog(host, src=False), check_mode=True)
+    assert result["changed"] and result["diff"][-1]["after"] == "enabled: yes\nactive: yes\n"
+    assert host.changing_calls() == [] and nat_watchdog.WATCHDOG_PROGRAM not in host.files
+
+
+def test_a_program_that_was_not_sent_fails_before_anything_changes():
+    host = FakeHost()
+    with pytest.raises(FabricError, match=r"watchdog: the program differs from the installed one but was not sent"):
+        converge(host, model(watchdog=True), watchdog=watchdog(host, src=False))
+    assert host.changing_calls() == []
+
+
+def test_check_mode_without_systemctl_warns():
+    host = FakeHost(tools=("nft",))
+    result = converge(host, model(watchdog=True), watchdog=watchdog(host, src=False), check_mode=True, persist=False)
+    assert result["changed"] and any("systemctl command is missing" in w for w in result["warnings"])
+
+
+@pytest.mark.parametrize("absent", [True, False])
+def test_the_watchdog_is_stopped_first_then_removed_with_its_files(absent):
+    host = FakeHost()
+    converge(host, model(watchdog=True), watchdog=watchdog(host))
+    host.calls = []
+    result = converge(host, None if absent else model(), watchdog={"state": "absent"})
+    assert result["changed"]
+    changing = host.changing_calls()
+    assert changing[:2] == [("/usr/sbin/systemctl", "stop", nat_watchdog.WATCHDOG_UNIT),
+                            ("/usr/sbin/systemctl", "disable", nat_watchdog.WATCHDOG_UNIT)]
+    assert changing.index(("/usr/sbin/systemctl", "daemon-reload")) < changing.index(("/usr/sbin/nft", "-f", "/dev/stdin"))
+    assert not [path for path in host.files if "linkwatch" in path] and service(host) == {"enabled": False, "active": False}
+    assert nat_watchdog.WATCHDOG_DIR not in host.dirs
+    assert result["diff"][0]["before"] == "enabled: yes\nactive: yes\n"
+    host.calls = []
+    assert not converge(host, None if absent else model(), watchdog={"state": "absent"})["changed"]
+    assert host.changing_calls() == []
+
+
+def test_no_watchdog_argument_leaves_the_watchdog_alone():
+    host = FakeHost()
+    converge(host, model(watchdog=True), watchdog=watchdog(host))
+    host.calls = []
+    assert converge(host, model(watchdog=True, ports=[3001, 3003]))["changed"]
+    assert service(host) == {"enabled": True, "active": True} and nat_watchdog.WATCHDOG_CONFIG in host.files
+    assert not [c for c in host.changing_calls() if "systemctl" in c[0]]

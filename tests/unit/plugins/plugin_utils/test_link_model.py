@@ -107,7 +107,10 @@ def test_bond_hash_must_match_the_bond(bond, match):
 
 
 @pytest.mark.parametrize("device, match", [
-    ("abcdefghijklmnop", r"is 16 characters long; Linux allows at most 15"),
+    ("abcdefghijklmnop", r"not a valid interface name: use 1 to 15 characters from A-Z a-z 0-9 _ \. \+ - starting"),
+    ("bond+", r"not a valid interface name: .*not ending in \+"),
+    ("_eth1", r"not a valid interface name"),
+    ("eth@1", r"not a valid interface name"),
     ("eth 1", r"not a valid interface name"),
     ("eth/1", r"not a valid interface name"),
     ("eth:1", r"not a valid interface name"),
@@ -120,6 +123,11 @@ def test_bond_hash_must_match_the_bond(bond, match):
 ])
 def test_bad_device_names(device, match):
     bad(lambda links: links[0].__setitem__("device", device), r"host n1: fabric_links\[0\] \(link fab0\)\.device .*" + match)
+
+
+def test_bond_members_follow_the_same_rule():
+    bad(lambda links: links[1]["bond"].__setitem__("members", ["eth2", "eth3+"]),
+        r"host n1: fabric_links\[1\] \(link fab1\)\.bond\.members\[1\] 'eth3\+' is not a valid interface name: use ")
 
 
 def test_fifteen_character_names_are_fine():

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""nat_rules: the structured rules, the nft script and the iptables-restore text."""
+"""nat_rules: the structured rules, the nft script, the iptables-restore text, the watchdog's
+configuration and what the node gets (node_rules)."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -10,9 +11,10 @@ import re
 import pytest
 from hypothesis import given, strategies as st
 
-from ansible_collections.clusterfabric.multilink.plugins.module_utils import nat_rules
-from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.address_plan import plan_addresses
+from ansible_collections.clusterfabric.multilink.plugins.module_utils import checks, nat_apply
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import nat_rules
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.address_plan import plan_addresses
 
 LINKS = [{"name": "fab0", "subnet": "198.18.0.0/24"}, {"name": "fab1", "subnet": "198.18.1.0/24"}]
 DEVICES = [{"name": "fab0", "device": "eth0"}, {"name": "fab1", "device": "eth1"}]
@@ -82,10 +84,16 @@ def test_spread_primary_matches_only_the_primary_link_addresses():
 
 
 def test_one_rule_set_per_port():
-    model = build(ports=[3001, "3002", 3001])
+    model = build(ports=[3001, "3002"])
     assert model["ports"] == [3001, 3002]
     assert {(r["peer"], r["port"]) for r in model["peers"]} == {
         ("n2", 3001), ("n2", 3002), ("n3", 3001), ("n3", 3002)}
+
+
+def test_a_port_listed_twice_is_refused_as_the_contract_refuses_it():
+    """Settled one way: fleet_plan/the contract refused duplicates, nat_rules dropped them."""
+    with pytest.raises(FabricError, match=r"ports: port 3001 is listed twice"):
+        build(ports=[3001, "3002", "3001"])
 
 
 def test_bond_lanes_are_all_targets():
@@ -169,17 +177,28 @@ def test_bad_input_names_the_item(options, message):
 
 @pytest.mark.parametrize("device", [
     'eth0"', "eth0 ", "eth0\n", "eth0;", "eth{0}", "e'0", "eth0}", "-eth0", ".eth", "eth+",
-    "averyveryverylongname", "eth/0", "eth#0", 7, ["eth0"]])
-def test_device_names_that_could_inject_are_refused(device):
+    "averyveryverylongname", "eth/0", "eth#0", "ib0:1", "veth@x", "_eth0", 7, ["eth0"]])
+def test_device_names_outside_the_contract_rule_are_refused(device):
     with pytest.raises(FabricError) as caught:
         build(links=[{"name": "fab0", "device": device}, {"name": "fab1", "device": "eth1"}])
     assert "link fab0" in str(caught.value)
 
 
-@pytest.mark.parametrize("device", ["eth0", "bond0.100", "enp3s0f1", "ib0:1", "veth@x", "br-fab_1", "a+b"])
+@pytest.mark.parametrize("device", ["eth0", "bond0.100", "enp3s0f1", "br-fab_1", "a+b", "e", "eth0_"])
 def test_ordinary_device_names_pass(device):
     model = build(links=[{"name": "fab0", "device": device}, {"name": "fab1", "device": "eth1"}])
     assert model["snat"][0]["device"] == device
+
+
+@given(st.text(alphabet="abz09_.+-:@ /;\n", min_size=1, max_size=17))
+def test_devices_follow_the_one_interface_name_rule_of_checks(device):
+    """No private pattern: a device passes exactly when checks.is_device says so."""
+    links = [{"name": "fab0", "device": device}, {"name": "fab1", "device": "eth1"}]
+    if checks.is_device(device):
+        assert nat_rules.validate_links(links)[0] == ("fab0", device)
+    else:
+        with pytest.raises(FabricError, match=re.escape(checks.DEVICE_RULE)):
+            nat_rules.validate_links(links)
 
 
 # ---------------------------------------------------------------------------- nftables
@@ -220,7 +239,7 @@ def test_nft_ipv6_table():
 def test_nft_script_without_steering_only_removes():
     script = nat_rules.render_nft(build(links=[{"name": "fab0", "device": "eth0"}]))
     assert "{" not in script and "delete table ip clusterfabric_multilink" in script
-    assert nat_rules.nft_remove_script().count("delete table") == 2
+    assert nat_apply.nft_remove_script().count("delete table") == 2
 
 
 # ---------------------------------------------------------------------------- iptables
@@ -299,3 +318,78 @@ def test_iptables_chain_name_limit():
     model = nat_rules.build(plan, "n1", DEVICES, ports=[65535])
     assert model["peers"][0]["iptables_chain"] == "CFML-abcdefghijklmnop-65535"
     assert len(model["peers"][0]["iptables_chain"]) <= 28
+
+
+# ---------------------------------------------------------------------------- the watchdog
+def test_module_tables_with_the_watchdog_hold_its_set_probe_pass_and_fast_fail_chain():
+    script = nat_rules.render_nft(build(watchdog=True))
+    lines = script.splitlines()
+    assert "\tset dead {" in lines and "\t\ttype ipv4_addr . inet_service" in lines
+    output = lines.index("\t\ttype nat hook output priority -100; policy accept;")
+    assert lines[output + 1:output + 3] == ["\t\tmeta mark 0x63666d6c accept", "\t\tip daddr . tcp dport vmap @steer"]
+    assert "\tchain fastfail {" in lines
+    assert "\t\ttype filter hook output priority 0; policy accept;" in lines
+    assert "\t\tct state new meta mark != 0x63666d6c ip daddr . tcp dport @dead reject with tcp reset" in lines
+    plain = nat_rules.render_nft(build())
+    assert "dead" not in plain and "mark" not in plain and "fastfail" not in plain
+
+
+def test_watchdog_config_holds_everything_the_daemon_needs_and_the_shared_names():
+    raw = nat_rules.watchdog_config(build(ports=[3001, 3002], watchdog=True))
+    assert raw["links"] == [{"name": "fab0", "device": "eth0", "family": "ipv4", "source": "198.18.0.11"},
+                            {"name": "fab1", "device": "eth1", "family": "ipv4", "source": "198.18.1.11"}]
+    assert raw["peers"] == {"n2": {"fab0": ["198.18.0.12"], "fab1": ["198.18.1.12"]},
+                            "n3": {"fab0": ["198.18.0.13"], "fab1": ["198.18.1.13"]}}
+    assert [c["name"] for c in raw["chains"]] == ["peer_n2_3001", "peer_n2_3002", "peer_n3_3001", "peer_n3_3002"]
+    assert raw["chains"][0]["lanes"] == [{"link": "fab0", "address": "198.18.0.12"},
+                                         {"link": "fab1", "address": "198.18.1.12"}]
+    assert (raw["mark"], raw["table"], raw["dead_set"]) == (nat_rules.PROBE_MARK, nat_apply.TABLE, nat_apply.DEAD_SET)
+    assert raw["version"] == nat_rules.WATCHDOG_CONFIG_VERSION and raw["ports"] == [3001, 3002]
+    assert "interval_ms" not in raw
+
+
+def test_watchdog_settings_go_in_as_given_and_unknown_keys_are_refused():
+    config = nat_rules.watchdog_config(build(watchdog=True), {"probe": "icmp", "interval_ms": 200})
+    assert config["probe"] == "icmp" and config["interval_ms"] == 200
+    with pytest.raises(FabricError, match=r"watchdog_settings: interval not one of probe, interval_ms"):
+        nat_rules.watchdog_config(build(watchdog=True), {"interval": 200})
+    with pytest.raises(FabricError, match=r"watchdog_settings must be a mapping"):
+        nat_rules.watchdog_config(build(watchdog=True), ["tcp"])
+
+
+@given(st.sampled_from(["nth", "random"]), st.lists(st.sampled_from(["198.18.0.12", "2001:db8::c"]), min_size=1, max_size=5))
+def test_dnat_statement_for_one_lane_and_a_rotation(mode, addresses):
+    statement = nat_rules.dnat_statement(mode, addresses)
+    if len(addresses) == 1:
+        assert statement == "dnat to %s" % addresses[0]
+    else:
+        assert statement.startswith("dnat to numgen %s mod %d map { 0 : %s" % (
+            "inc" if mode == "nth" else "random", len(addresses), addresses[0]))
+    with pytest.raises(ValueError):
+        nat_rules.dnat_statement(mode, [])
+
+
+# ---------------------------------------------------------------------------- what the node gets
+def test_node_rules_for_nftables_are_the_script_its_families_and_the_runtime_flag():
+    model = build(watchdog=True)
+    rules = nat_rules.node_rules(model, "nftables")
+    assert rules == {"nft": {"script": nat_rules.render_nft(model), "families": ["ip"], "runtime": True},
+                     "iptables": None}
+
+
+def test_node_rules_for_iptables_are_chains_and_boot_files_of_the_families_with_rules():
+    model = build()
+    rules = nat_rules.node_rules(model, "iptables")
+    assert rules["nft"] is None and list(rules["iptables"]) == ["ipv4"]
+    assert rules["iptables"]["ipv4"] == {"chains": nat_rules.iptables_chains(model, "ipv4"),
+                                         "text": nat_rules.render_iptables(model, "ipv4")}
+    assert nat_rules.node_rules(build(links=[{"name": "fab0", "device": "eth0"}]), "iptables")["iptables"] == {}
+    assert nat_rules.node_rules(None, "nftables") == {"nft": None, "iptables": None}
+
+
+def test_a_precomputed_model_gets_a_shape_check_only():
+    model = build()
+    assert nat_rules.check_model(model) is model
+    for bad in (None, [], dict(model, peers="x"), dict((k, v) for k, v in model.items() if k != "snat")):
+        with pytest.raises(FabricError, match=r"model must be the NAT rules as the inventory contract computes them"):
+            nat_rules.check_model(bad)

@@ -2,13 +2,16 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """linkwatch: the watchdog's state machine, lane choice, nft transaction, config, status, loop.
 
-Time is an argument of the logic, so every timing rule is checked with exact numbers here;
-the live behaviour (kernel, nft, systemd, real links) is in tests/integration/test_linkwatch_live.py."""
+The daemon is roles/nat/files/linkwatch.py, a standalone program (no collection import); it is
+imported here by path. Time is an argument of the logic, so every timing rule is checked with
+exact numbers here; the live behaviour (kernel, nft, systemd, real links) is in
+tests/integration/test_linkwatch_live.py."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
+import importlib.util
 import json
 import os
 import select
@@ -16,9 +19,17 @@ import socket
 import struct
 
 import pytest
+from hypothesis import given, strategies as st
 
-from ansible_collections.clusterfabric.multilink.plugins.module_utils import linkwatch, nat_rules
+from ansible_collections.clusterfabric.multilink.plugins.module_utils import checks, nat_watchdog
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import nat_rules
 from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.address_plan import plan_addresses
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+FILES = os.path.join(ROOT, "roles", "nat", "files")
+_SPEC = importlib.util.spec_from_file_location("clusterfabric_linkwatch", os.path.join(FILES, "linkwatch.py"))
+linkwatch = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(linkwatch)
 
 LINKS = [{"name": "fab0", "subnet": "198.18.0.0/24"}, {"name": "fab1", "subnet": "198.18.1.0/24"}]
 DEVICES = [{"name": "fab0", "device": "eth0"}, {"name": "fab1", "device": "eth1"}]
@@ -54,6 +65,28 @@ def test_dnat_statement_for_one_lane_and_a_rotation():
         linkwatch.dnat_statement("nth", [])
 
 
+@given(st.sampled_from(["nth", "random"]),
+       st.lists(st.sampled_from(["198.18.0.12", "198.18.1.12", "2001:db8::c"]), min_size=1, max_size=6))
+def test_the_daemon_and_the_controller_write_the_same_statement(mode, addresses):
+    """The daemon's own copy of dnat_statement (it cannot import nat_rules) stays equal."""
+    assert linkwatch.dnat_statement(mode, addresses) == nat_rules.dnat_statement(mode, addresses)
+
+
+def test_the_daemon_names_follow_the_contract_rules_of_checks():
+    """It cannot import module_utils/checks.py; the interface-name and link-name rules are equal."""
+    assert linkwatch.DEVICE_RE.pattern == checks.DEVICE_RE.pattern
+    assert linkwatch.LINK_RE.pattern == checks.LINK_NAME_RE.pattern
+
+
+def test_the_daemon_reads_the_configuration_format_and_the_paths_the_module_writes():
+    assert linkwatch.VERSION == nat_rules.WATCHDOG_CONFIG_VERSION
+    assert linkwatch.CONFIG_FILE == nat_watchdog.WATCHDOG_CONFIG
+    with open(os.path.join(FILES, "clusterfabric-linkwatch.service")) as handle:
+        unit = handle.read()
+    assert "ExecStart=/usr/bin/python3 %s --config %s\n" % (nat_watchdog.WATCHDOG_PROGRAM, nat_watchdog.WATCHDOG_CONFIG) in unit
+    assert "/run/clusterfabric" in linkwatch.STATUS_FILE and "RuntimeDirectory=clusterfabric\n" in unit
+
+
 def test_the_module_writes_the_same_statement_the_watchdog_restores():
     model = nat_rules.build(PLAN, "n1", DEVICES, weights={"fab1": 2}, watchdog=True)
     script = nat_rules.render_nft(model)
@@ -67,17 +100,12 @@ def test_the_module_writes_the_same_statement_the_watchdog_restores():
 
 
 # ---------------------------------------------------------------------------- configuration
-def test_config_from_the_model_holds_everything_the_daemon_needs():
+def test_the_controller_configuration_loads_with_the_daemon_defaults():
     raw = nat_rules.watchdog_config(nat_rules.build(PLAN, "n1", DEVICES, ports=[3001, 3002], watchdog=True))
-    assert raw["links"] == [{"name": "fab0", "device": "eth0", "family": "ipv4", "source": "198.18.0.11"},
-                            {"name": "fab1", "device": "eth1", "family": "ipv4", "source": "198.18.1.11"}]
-    assert raw["peers"] == {"n2": {"fab0": ["198.18.0.12"], "fab1": ["198.18.1.12"]},
-                            "n3": {"fab0": ["198.18.0.13"], "fab1": ["198.18.1.13"]}}
-    assert [c["name"] for c in raw["chains"]] == ["peer_n2_3001", "peer_n2_3002", "peer_n3_3001", "peer_n3_3002"]
-    assert raw["mark"] == linkwatch.PROBE_MARK and raw["ports"] == [3001, 3002]
     loaded = linkwatch.load_config(json.loads(json.dumps(raw)))
     assert loaded["interval_ms"] == 100 and loaded["down_after"] == 3 and loaded["up_after"] == 5
     assert loaded["probe"] == "tcp" and loaded["probe_port"] == 3001 and loaded["status_file"] == linkwatch.STATUS_FILE
+    assert (loaded["table"], loaded["dead_set"], loaded["mark"]) == ("clusterfabric_multilink", "dead", nat_rules.PROBE_MARK)
 
 
 def good():
@@ -94,14 +122,18 @@ def with_change(path, value):
 
 
 @pytest.mark.parametrize("data, message", [
-    (with_change(["version"], 2), "version must be 1"),
+    (with_change(["version"], 1), "version must be 2"),
     (with_change(["interval_ms"], 5), "interval_ms must be a number from 10 to 60000, got 5"),
     (with_change(["down_after"], 2.5), "down_after must be a whole number"),
     (with_change(["hold_down_s"], True), "hold_down_s must be a number"),
     (with_change(["probe"], "arp"), "probe must be one of tcp, icmp, got 'arp'"),
     (with_change(["table"], "x y"), "table: 'x y' is not a safe nft table name"),
+    (with_change(["dead_set"], None), "dead_set: None is not a safe nft set name"),
+    (with_change(["mark"], None), "mark must be an integer from 1 to 2^32-1, got None"),
     (with_change(["ports"], [0]), "ports must be a non-empty list of TCP ports"),
     (with_change(["links", 1, "device"], 'eth1"; flush ruleset'), "links[1] (fab1): device"),
+    (with_change(["links", 1, "device"], "ib0:1"), "links[1] (fab1): device 'ib0:1' is not a safe interface name"),
+    (with_change(["links", 1, "device"], "eth+"), "links[1] (fab1): device 'eth+' is not a safe interface name"),
     (with_change(["links", 0, "source"], "2001:db8::1"), "links[0] (fab0) source: 2001:db8::1 is not an ipv4 address"),
     (with_change(["peers", "n2", "fab9"], ["198.18.0.99"]), "peers.n2: link 'fab9' is not one of links"),
     (with_change(["chains", 0, "name"], "peer n2"), "chains[0]: name 'peer n2' is not a new safe chain name"),
@@ -259,19 +291,6 @@ def test_the_transaction_rewrites_only_what_changed_and_the_whole_dead_set():
     everything = linkwatch.render_transaction(cfg, after)
     assert everything.count("flush chain") == 2 and everything.count("flush set") == 1
     assert linkwatch.describe(cfg, after, before) == "lanes peer_n2_3001=fab0; dead 198.18.1.12.3001"
-
-
-def test_module_tables_with_the_watchdog_hold_its_set_probe_pass_and_fast_fail_chain():
-    script = nat_rules.render_nft(nat_rules.build(PLAN, "n1", DEVICES, watchdog=True))
-    lines = script.splitlines()
-    assert "\tset dead {" in lines and "\t\ttype ipv4_addr . inet_service" in lines
-    output = lines.index("\t\ttype nat hook output priority -100; policy accept;")
-    assert lines[output + 1:output + 3] == ["\t\tmeta mark 0x63666d6c accept", "\t\tip daddr . tcp dport vmap @steer"]
-    assert "\tchain fastfail {" in lines
-    assert "\t\ttype filter hook output priority 0; policy accept;" in lines
-    assert "\t\tct state new meta mark != 0x63666d6c ip daddr . tcp dport @dead reject with tcp reset" in lines
-    plain = nat_rules.render_nft(nat_rules.build(PLAN, "n1", DEVICES))
-    assert "dead" not in plain and "mark" not in plain and "fastfail" not in plain
 
 
 # ---------------------------------------------------------------------------- status and seeding
@@ -703,3 +722,10 @@ def test_the_loop_detects_fails_over_fails_back_writes_status_and_restores_on_ex
     status = linkwatch.read_json(str(tmp_path / "status.json"))
     assert status["peers"]["n2"]["fab1"]["state"] == "up"
     assert struct.calcsize("ii") == len(linkwatch.LINGER_RST)
+
+
+def test_the_contract_checks_the_daemon_s_own_setting_limits():
+    """contract_roles refuses a bad watchdog setting before any host changes, with the daemon's ranges."""
+    from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.contract_roles import WATCHDOG_LIMITS  # pylint: disable=import-outside-toplevel
+    for name, (dummy, low, high) in WATCHDOG_LIMITS.items():
+        assert linkwatch.SETTINGS[name][1:] == (low, high), name

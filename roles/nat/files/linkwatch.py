@@ -3,10 +3,15 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """clusterfabric-linkwatch: failover, failback and fast-fail for the fabric NAT split.
 
-One file, Python 3 standard library only. The nat role copies it to the node and runs it as
-``clusterfabric-linkwatch.service`` (``python3 linkwatch.py --config FILE``); nat_rules imports
-it for the one statement both write into a peer chain, and the unit tests import the logic.
-See docs/watchdog.md of the collection.
+One file, Python 3 standard library only, importing nothing of the collection. The fabric_nat
+module installs it on the node as /usr/local/lib/clusterfabric-multilink/linkwatch.py and runs
+it as ``clusterfabric-linkwatch.service`` (``python3 linkwatch.py --config FILE``, the unit is
+clusterfabric-linkwatch.service next to this file). Its configuration is computed on the
+controller (plugin_utils/nat_rules.py, watchdog_config): the node, the links, every peer chain
+with its lanes, and the names the daemon shares with the fabric_nat rules (table, dead set,
+probe mark), so the daemon plans nothing itself. The fabric_nat action checks a configuration
+with load_config() before the module writes it; the unit tests import this file by path. See
+docs/watchdog.md of the collection.
 
 Per fabric link the daemon watches the local carrier (netlink events, /sys/class/net) and, per
 peer, the peer's address on that link (a TCP connect to the fabric port from this node's address
@@ -14,7 +19,7 @@ on the link, or an ICMP echo). A (link, peer) *path* goes down after ``down_afte
 in a row (at once when the carrier goes) and up again after ``up_after`` good ones; a path that
 fails again soon after it came back is held down longer each time (hold-down). Whenever the set
 of paths that are up changes, one ``nft -f`` transaction rewrites the affected peer chains of
-the fabric_nat table (the lanes on dead links leave the rotation) and the ``dead`` set (new
+the fabric_nat table (the lanes on dead links leave the rotation) and the dead set (new
 connections to a peer's address on a dead path get a TCP reset at once instead of hanging);
 right after it, conntrack entries still waiting for a SYN-ACK from a newly dead address are
 deleted, so those connections are steered anew at their next SYN retransmission. A peer whose
@@ -22,6 +27,7 @@ paths of one address family are all down keeps its primary lane and gets no rese
 
 The decision logic (Path, Watchdog, render_transaction, config checks) is pure and takes the
 time as an argument; the I/O around it (probes, carrier, nft, status file, systemd) is thin.
+This file is long (about 1,300 lines) for a reason: it is installed and run as one program.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -41,14 +47,9 @@ import subprocess
 import sys
 import time
 
-VERSION = 1
-TABLE = "clusterfabric_multilink"
+# Configuration format (plugin_utils/nat_rules.py WATCHDOG_CONFIG_VERSION writes it).
+VERSION = 2
 NFT_FAMILY = {"ipv4": "ip", "ipv6": "ip6"}
-DEAD_SET = "dead"
-FASTFAIL_CHAIN = "fastfail"
-# SO_MARK of the probes ("cfml"): the nat output chain lets them pass unsteered and the
-# fast-fail rule never resets them, so a probe always tests the link it names.
-PROBE_MARK = 0x63666D6C
 CONFIG_FILE = "/etc/clusterfabric-multilink/linkwatch.json"
 STATUS_FILE = "/run/clusterfabric/linkwatch.json"
 PROBES = ("tcp", "icmp")
@@ -65,7 +66,9 @@ HOLD_DOWN_DOUBLINGS = 3                   # the hold-down grows to 8 x hold_down
 SEED_MAX_AGE_S = 10.0                     # a status file this fresh seeds a restarted daemon
 STATUS_EVERY_S = 1.0
 NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}")
-DEVICE_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:@+-]{0,14}")
+# The inventory contract's rules (module_utils/checks.py DEVICE_RE and LINK_NAME_RE, which this
+# standalone program cannot import; a unit test keeps the patterns equal).
+DEVICE_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.+-]{0,13}[A-Za-z0-9_.-])?")
 LINK_RE = re.compile(r"[a-z][a-z0-9_]{0,14}")
 
 
@@ -73,11 +76,12 @@ class ConfigError(ValueError):
     """The daemon's configuration is not usable; the message names the key and the value."""
 
 
-# ---------------------------------------------------------------------------- shared with nat_rules
+# ---------------------------------------------------------------------------- the peer chain statement
 def dnat_statement(mode, addresses):
     """The one statement of a peer chain: rotate new connections over ``addresses`` (lanes).
 
-    nat_rules writes it for the full rotation, the watchdog for what is left of it."""
+    The fabric_nat rules (plugin_utils/nat_rules.py) write the same one for the full rotation,
+    this daemon for what is left of it; a unit test pins the two equal."""
     addresses = list(addresses)
     if not addresses:
         raise ValueError("a peer chain needs at least one lane")
@@ -86,46 +90,6 @@ def dnat_statement(mode, addresses):
     generator = "numgen %s mod %d" % ("inc" if mode == "nth" else "random", len(addresses))
     return "dnat to %s map { %s }" % (generator, ", ".join(
         "%d : %s" % (index, address) for index, address in enumerate(addresses)))
-
-
-def watchdog_nft_lines(family):
-    """Table lines the watchdog needs, by part: the set, the probe pass, the fast-fail chain."""
-    addr_type = "ipv4_addr" if family == "ipv4" else "ipv6_addr"
-    daddr = "ip daddr" if family == "ipv4" else "ip6 daddr"
-    return {
-        "set": ["\tset %s {" % DEAD_SET, "\t\ttype %s . inet_service" % addr_type, "\t}"],
-        "probe_pass": "\t\tmeta mark 0x%08x accept" % PROBE_MARK,
-        "fastfail": ["\tchain %s {" % FASTFAIL_CHAIN,
-                     "\t\ttype filter hook output priority 0; policy accept;",
-                     "\t\tct state new meta mark != 0x%08x %s . tcp dport @%s reject with tcp reset"
-                     % (PROBE_MARK, daddr, DEAD_SET),
-                     "\t}"],
-    }
-
-
-def config_from_model(model):
-    """The daemon's configuration from a fabric_nat model (nat_rules.build): nothing to re-plan.
-
-    Timings are left to the daemon's defaults; the nat role adds its settings on top."""
-    peers = {}
-    chains = []
-    for rule in model["peers"]:
-        addresses = peers.setdefault(rule["peer"], {})
-        for target in rule["targets"]:
-            values = addresses.setdefault(target["link"], [])
-            if target["address"] not in values:
-                values.append(target["address"])
-        chains.append({"name": rule["chain"], "peer": rule["peer"], "family": rule["family"],
-                       "port": rule["port"],
-                       "lanes": [{"link": lane["link"], "address": lane["address"]}
-                                 for lane in rule["lanes"]]})
-    return {
-        "version": VERSION, "node": model["node"], "table": TABLE, "mode": model["mode"],
-        "mark": PROBE_MARK, "ports": list(model["ports"]), "primary_link": model["primary_link"],
-        "links": [{"name": entry["link"], "device": entry["device"], "family": entry["family"],
-                   "source": entry["source"]} for entry in model["snat"]],
-        "peers": peers, "chains": chains,
-    }
 
 
 # ---------------------------------------------------------------------------- configuration
@@ -150,7 +114,7 @@ def _address(value, where, family=None):
 
 
 def load_config(data):
-    """Check a configuration (a dict, as written by the nat role) and return it normalised."""
+    """Check a configuration (a dict, as plugin_utils/nat_rules.py computes it) and return it normalised."""
     if not isinstance(data, dict):
         raise ConfigError("the configuration must be a JSON object, got %r" % (data,))
     if data.get("version") != VERSION:
@@ -169,13 +133,14 @@ def load_config(data):
     if not isinstance(node, str) or not node or "\n" in node:
         raise ConfigError("node must be this host's name, got %r" % (node,))
     out["node"] = node
-    out["table"] = data.get("table", TABLE)
-    if not isinstance(out["table"], str) or not NAME_RE.fullmatch(out["table"]):
-        raise ConfigError("table: %r is not a safe nft table name" % (out["table"],))
+    for name, what in (("table", "nft table"), ("dead_set", "nft set")):
+        out[name] = data.get(name)
+        if not isinstance(out[name], str) or not NAME_RE.fullmatch(out[name]):
+            raise ConfigError("%s: %r is not a safe %s name" % (name, out[name], what))
     out["mode"] = data.get("mode", "nth")
     if out["mode"] not in ("nth", "random"):
         raise ConfigError("mode must be nth or random, got %r" % (out["mode"],))
-    mark = data.get("mark", PROBE_MARK)
+    mark = data.get("mark")
     if isinstance(mark, bool) or not isinstance(mark, int) or not 0 < mark < 2 ** 32:
         raise ConfigError("mark must be an integer from 1 to 2^32-1, got %r" % (mark,))
     out["mark"] = mark
@@ -206,7 +171,7 @@ def load_config(data):
         if not isinstance(name, str) or not LINK_RE.fullmatch(name) or name in names:
             raise ConfigError("%s: name %r is not a new link name" % (where, name))
         names.add(name)
-        if not isinstance(device, str) or not DEVICE_RE.fullmatch(device) or device.endswith("+"):
+        if not isinstance(device, str) or not DEVICE_RE.fullmatch(device):
             raise ConfigError("%s (%s): device %r is not a safe interface name" % (where, name, device))
         if family not in NFT_FAMILY:
             raise ConfigError("%s (%s): family must be ipv4 or ipv6, got %r" % (where, name, family))
@@ -524,7 +489,7 @@ def render_transaction(config, rules, previous=None, reason=""):
     for family, elements in sorted(rules["dead"].items()):
         if previous is not None and previous["dead"].get(family) == elements:
             continue
-        where = "%s %s %s" % (NFT_FAMILY[family], table, DEAD_SET)
+        where = "%s %s %s" % (NFT_FAMILY[family], table, config["dead_set"])
         lines.append("flush set %s" % where)
         if elements:
             lines.append("add element %s { %s }" % (where, ", ".join("%s . %d" % e for e in elements)))

@@ -3,7 +3,11 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Fabric NAT rules: plan + this node's links -> structured rules, nft script, iptables input.
 
-Pure computation, no Ansible import and no system access, so it is unit-tested directly.
+Controller only (the fabric_contract action builds the model once per host and run, the
+fabric_nat action renders it); pure computation, no Ansible import and no system access, so it
+is unit-tested directly. The node gets only what it applies (the node_rules() bundle), through
+module_utils/nat_apply.py, which owns the names of the objects on the host (table, chain prefix,
+the watchdog's set) that are imported here.
 
 Model. For each peer (every other host of the plan), each TCP port and each address family,
 the peer's addresses on the node's links form *targets* (link, address, weight). Weights expand
@@ -19,11 +23,14 @@ keyed on ``daddr . dport`` sends each matched connection to its peer's own small
 ``numgen`` rule, i.e. one counter per peer and port, so rotation is exact per peer however
 connections to different peers interleave); the lookup is O(1) in the cluster size.
 
-With ``watchdog`` the nft tables also hold what the link watchdog (linkwatch.py, the
-clusterfabric-linkwatch service) works with: a set ``dead`` of (address, port) that a filter
-chain ``fastfail`` answers with a TCP reset for new connections, and a first rule in the nat
-output chain that lets the watchdog's probes (SO_MARK linkwatch.PROBE_MARK) pass unsteered.
-The watchdog rewrites the peer chains and the dead set at run time; the rest is the module's.
+With ``watchdog`` the nft tables also hold what the link watchdog (the clusterfabric-linkwatch
+service, roles/nat/files/linkwatch.py) works with: a set ``dead`` of (address, port) that a
+filter chain ``fastfail`` answers with a TCP reset for new connections, and a first rule in the
+nat output chain that lets the watchdog's probes (packet mark PROBE_MARK) pass unsteered. The
+watchdog rewrites the peer chains and the dead set at run time; the rest is the module's. The
+daemon cannot import this file: the names and the mark reach it through its configuration
+(watchdog_config), and the one statement both write into a peer chain (dnat_statement) is
+pinned equal to the daemon's by a unit test.
 
 iptables: chains CFML-OUTPUT and CFML-POSTROUTING in the nat table (jumped once from OUTPUT and
 POSTROUTING), one chain per peer and port with a cascade of ``statistic`` rules
@@ -41,13 +48,11 @@ import re
 
 from collections.abc import Mapping
 
-from ansible_collections.clusterfabric.multilink.plugins.module_utils.checks import DECIMAL_RE, LINK_NAME_RE, is_int
+from ansible_collections.clusterfabric.multilink.plugins.module_utils.checks import DEVICE_RULE, LINK_NAME_RE, as_int, is_device
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
-from ansible_collections.clusterfabric.multilink.plugins.module_utils import linkwatch
+from ansible_collections.clusterfabric.multilink.plugins.module_utils.nat_apply import (
+    DEAD_SET, IPT_PREFIX, NFT_FAMILIES, PEER_CHAIN_PREFIX, TABLE, nft_preamble)
 
-TABLE = "clusterfabric_multilink"
-NFT_FAMILIES = (("ipv4", "ip"), ("ipv6", "ip6"))
-IPT_PREFIX = "CFML-"
 IPT_OUTPUT = IPT_PREFIX + "OUTPUT"
 IPT_POSTROUTING = IPT_PREFIX + "POSTROUTING"
 IPT_CHAIN_MAX = 28
@@ -55,21 +60,16 @@ MODES = ("nth", "random")
 SPREADS = ("all", "primary")
 DEFAULT_PORTS = (3001,)
 MAX_WEIGHT = 1000
-
-# Interface names: what the kernel allows minus everything that could end a quoted nft
-# string or an iptables argument (quotes, spaces, newlines, braces, semicolons, '/', '#').
-# A trailing '+' is an iptables wildcard (every interface starting with the rest), so no.
-DEVICE_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:@+-]{0,14}")
+FASTFAIL_CHAIN = "fastfail"
+# SO_MARK of the watchdog's probes ("cfml"): the nat output chain lets them pass unsteered and
+# the fast-fail rule never resets them, so a probe always tests the link it names.
+PROBE_MARK = 0x63666D6C
+# Format of the watchdog's configuration (the daemon refuses any other).
+WATCHDOG_CONFIG_VERSION = 2
+# The probe timings a configuration may set (the nat role's fabric_nat_watchdog_* variables).
+WATCHDOG_SETTINGS = ("probe", "interval_ms", "timeout_ms", "down_after", "up_after", "hold_down_s")
 SAFE_HOST_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,15}")
-
-
-def _as_int(value):
-    """int, or a decimal string as an int (templated values arrive as strings); else None."""
-    if is_int(value):
-        return value
-    if isinstance(value, str) and DECIMAL_RE.fullmatch(value.strip()):
-        return int(value.strip())
-    return None
+MODEL_KEYS = ("node", "mode", "spread", "ports", "primary_link", "links", "peers", "snat", "families", "watchdog")
 
 
 def family_of(address):
@@ -127,7 +127,8 @@ def validate_plan(plan):
 
 
 def validate_links(links):
-    """[(name, device)] from the links option; every entry needs a name and a safe device."""
+    """[(name, device)] from the links option; every entry needs a name and a device that
+    follows the interface-name rule of the inventory contract (checks.DEVICE_RE)."""
     if isinstance(links, (str, bytes, Mapping)) or not isinstance(links, (list, tuple)) or not links:
         raise FabricError("links must be a non-empty list of mappings with name and device, got %r"
                           % (links,))
@@ -148,16 +149,14 @@ def validate_links(links):
         if device is None or device == "":
             raise FabricError("%s has no device; set device to the local interface of that "
                               "link (e.g. eth1 or bond0)" % where)
-        if not isinstance(device, str) or not DEVICE_RE.fullmatch(device) or device.endswith("+"):
-            raise FabricError(
-                "%s: device %r is not a safe interface name; use 1 to 15 characters from "
-                "A-Z a-z 0-9 _ . : @ + - (starting with a letter, digit or _, not ending in +), "
-                "no spaces, quotes, braces, semicolons or newlines" % (where, device))
+        if not is_device(device):
+            raise FabricError("%s: device %r is not a safe interface name; use %s" % (where, device, DEVICE_RULE))
         out.append((name, device))
     return out
 
 
 def validate_ports(ports):
+    """The TCP ports as ints, in order; a port listed twice is refused (as the contract does)."""
     if ports is None:
         ports = list(DEFAULT_PORTS)
     if isinstance(ports, (str, int)) and not isinstance(ports, bool):
@@ -166,11 +165,12 @@ def validate_ports(ports):
         raise FabricError("ports must be a non-empty list of TCP ports, got %r" % (ports,))
     out = []
     for port in ports:
-        value = _as_int(port)
+        value = as_int(port)
         if value is None or not 1 <= value <= 65535:
             raise FabricError("ports: %r is not a TCP port (an integer from 1 to 65535)" % (port,))
-        if value not in out:
-            out.append(value)
+        if value in out:
+            raise FabricError("ports: port %d is listed twice" % value)
+        out.append(value)
     return out
 
 
@@ -185,7 +185,7 @@ def validate_weights(weights, link_names):
         if link not in out:
             raise FabricError("weights: link %r is not one of the links (%s)"
                               % (link, ", ".join(link_names)))
-        value = _as_int(weight)
+        value = as_int(weight)
         if value is None or value < 1 or value > MAX_WEIGHT:
             raise FabricError("weights: link %s has weight %r; weights are integers from 1 to %d"
                               % (link, weight, MAX_WEIGHT))
@@ -232,7 +232,7 @@ def build(plan, node, links, ports=None, primary_link=None, mode="nth", weights=
           spread="all", watchdog=False):
     """Validate everything and return the structured rules (the module's ``rules``).
 
-    ``watchdog``: the nft tables also get what the link watchdog (linkwatch) needs."""
+    ``watchdog``: the nft tables also get what the link watchdog needs."""
     parsed = validate_plan(plan)
     if not isinstance(node, str) or node not in parsed:
         raise FabricError("node %r is not a host of the plan (hosts: %s)"
@@ -287,7 +287,7 @@ def build(plan, node, links, ports=None, primary_link=None, mode="nth", weights=
             for port in ports:
                 peer_rules.append({
                     "peer": host, "family": family, "port": port,
-                    "chain": "peer_%s_%d" % (short[host], port),
+                    "chain": "%s%s_%d" % (PEER_CHAIN_PREFIX, short[host], port),
                     "iptables_chain": "%s%s-%d" % (IPT_PREFIX, short[host], port),
                     "match": matched,
                     "total_weight": len(order),
@@ -309,9 +309,82 @@ def build(plan, node, links, ports=None, primary_link=None, mode="nth", weights=
     }
 
 
-def watchdog_config(model):
-    """The link watchdog's configuration for this model (the module's ``watchdog`` result)."""
-    return linkwatch.config_from_model(model)
+def check_model(model):
+    """A short structural check of a model computed earlier (the contract's nat.model, or the
+    rules of an earlier run): it was validated when it was built and is not validated again."""
+    if not isinstance(model, Mapping) or any(key not in model for key in MODEL_KEYS) \
+            or any(not isinstance(model[key], list) for key in ("ports", "links", "peers", "snat", "families")):
+        raise FabricError("model must be the NAT rules as the inventory contract computes them "
+                          "(fabric_fleet.hosts[inventory_hostname].nat.model) or as fabric_nat returns them "
+                          "(rules), with %s" % ", ".join(MODEL_KEYS))
+    return model
+
+
+# ---------------------------------------------------------------------------- the watchdog
+def dnat_statement(mode, addresses):
+    """The one statement of a peer chain: rotate new connections over ``addresses`` (lanes).
+
+    This writes it for the full rotation, the watchdog (its own copy, pinned equal by a unit
+    test) for what is left of it."""
+    addresses = list(addresses)
+    if not addresses:
+        raise ValueError("a peer chain needs at least one lane")
+    if len(addresses) == 1:
+        return "dnat to %s" % addresses[0]
+    generator = "numgen %s mod %d" % ("inc" if mode == "nth" else "random", len(addresses))
+    return "dnat to %s map { %s }" % (generator, ", ".join(
+        "%d : %s" % (index, address) for index, address in enumerate(addresses)))
+
+
+def watchdog_nft_lines(family):
+    """Table lines the watchdog needs, by part: the set, the probe pass, the fast-fail chain."""
+    addr_type = "ipv4_addr" if family == "ipv4" else "ipv6_addr"
+    daddr = "ip daddr" if family == "ipv4" else "ip6 daddr"
+    return {
+        "set": ["\tset %s {" % DEAD_SET, "\t\ttype %s . inet_service" % addr_type, "\t}"],
+        "probe_pass": "\t\tmeta mark 0x%08x accept" % PROBE_MARK,
+        "fastfail": ["\tchain %s {" % FASTFAIL_CHAIN,
+                     "\t\ttype filter hook output priority 0; policy accept;",
+                     "\t\tct state new meta mark != 0x%08x %s . tcp dport @%s reject with tcp reset"
+                     % (PROBE_MARK, daddr, DEAD_SET),
+                     "\t}"],
+    }
+
+
+def watchdog_config(model, settings=None):
+    """The link watchdog's configuration for this model: nothing left for the daemon to plan.
+
+    ``settings`` (probe, interval_ms, timeout_ms, down_after, up_after, hold_down_s) go in as
+    given; the daemon's own check (load_config) judges them and fills in what is missing."""
+    peers = {}
+    chains = []
+    for rule in model["peers"]:
+        addresses = peers.setdefault(rule["peer"], {})
+        for target in rule["targets"]:
+            values = addresses.setdefault(target["link"], [])
+            if target["address"] not in values:
+                values.append(target["address"])
+        chains.append({"name": rule["chain"], "peer": rule["peer"], "family": rule["family"],
+                       "port": rule["port"],
+                       "lanes": [{"link": lane["link"], "address": lane["address"]}
+                                 for lane in rule["lanes"]]})
+    config = {
+        "version": WATCHDOG_CONFIG_VERSION, "node": model["node"], "table": TABLE, "dead_set": DEAD_SET,
+        "mode": model["mode"], "mark": PROBE_MARK, "ports": list(model["ports"]),
+        "primary_link": model["primary_link"],
+        "links": [{"name": entry["link"], "device": entry["device"], "family": entry["family"],
+                   "source": entry["source"]} for entry in model["snat"]],
+        "peers": peers, "chains": chains,
+    }
+    if settings:
+        if not isinstance(settings, Mapping):
+            raise FabricError("watchdog_settings must be a mapping, got %r" % (settings,))
+        unknown = sorted(set(settings) - set(WATCHDOG_SETTINGS))
+        if unknown:
+            raise FabricError("watchdog_settings: %s not one of %s"
+                              % (", ".join(unknown), ", ".join(WATCHDOG_SETTINGS)))
+        config.update(settings)
+    return config
 
 
 # ---------------------------------------------------------------------------- nftables
@@ -319,14 +392,6 @@ def _header(model, backend):
     return ["# clusterfabric.multilink fabric_nat: node %s, backend %s, mode %s, spread %s."
             % (model["node"], backend, model["mode"], model["spread"]),
             "# Generated file; changes are overwritten. See docs/nat.md of the collection."]
-
-
-def nft_preamble():
-    """Create-then-delete each table: the delete never fails, and all of it is one transaction."""
-    lines = []
-    for dummy, nft_family in NFT_FAMILIES:
-        lines += ["table %s %s" % (nft_family, TABLE), "delete table %s %s" % (nft_family, TABLE)]
-    return lines
 
 
 def render_nft(model):
@@ -339,7 +404,7 @@ def render_nft(model):
         addr_type = "ipv4_addr" if family == "ipv4" else "ipv6_addr"
         daddr = "ip daddr" if family == "ipv4" else "ip6 daddr"
         saddr = "ip saddr" if family == "ipv4" else "ip6 saddr"
-        watch = linkwatch.watchdog_nft_lines(family) if model.get("watchdog") else None
+        watch = watchdog_nft_lines(family) if model.get("watchdog") else None
         lines += ["table %s %s {" % (nft_family, TABLE)]
         if watch:
             lines += watch["set"] + [""]
@@ -359,8 +424,7 @@ def render_nft(model):
                   "\t}"]
         for rule in rules:
             lines += ["", "\tchain %s {" % rule["chain"],
-                      "\t\t" + linkwatch.dnat_statement(model["mode"],
-                                                        [lane["address"] for lane in rule["lanes"]]),
+                      "\t\t" + dnat_statement(model["mode"], [lane["address"] for lane in rule["lanes"]]),
                       "\t}"]
         lines += ["", "\tchain postrouting {",
                   "\t\ttype nat hook postrouting priority 100; policy accept;"]
@@ -375,11 +439,6 @@ def render_nft(model):
             lines += [""] + watch["fastfail"]
         lines.append("}")
     return "\n".join(lines) + "\n"
-
-
-def nft_remove_script():
-    return "\n".join(["# clusterfabric.multilink fabric_nat: remove the node's tables."]
-                     + nft_preamble()) + "\n"
 
 
 # ---------------------------------------------------------------------------- iptables
@@ -438,12 +497,12 @@ def iptables_chains(model, family):
     return chains
 
 
-def render_iptables(model, family):
+def render_iptables(model, family, chains=None):
     """iptables-restore --noflush input that (re)creates our chains and jumps (boot file form).
 
     Declaring a chain flushes it; the jumps are inserted first in OUTPUT and POSTROUTING
     (the unit deletes an existing jump first, so there is always exactly one)."""
-    chains = iptables_chains(model, family)
+    chains = iptables_chains(model, family) if chains is None else chains
     if not chains:
         return ""
     lines = _header(model, "iptables") + ["*nat"]
@@ -453,3 +512,25 @@ def render_iptables(model, family):
     lines += ["-I OUTPUT 1 -j %s" % IPT_OUTPUT, "-I POSTROUTING 1 -j %s" % IPT_POSTROUTING,
               "COMMIT"]
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------- for the node
+def node_rules(model, backend):
+    """What the fabric_nat module applies for ``model`` (None: remove everything) with ``backend``.
+
+    {"nft": {"script", "families" (nft families of the tables), "runtime"}} for nftables, or
+    {"iptables": {family: {"chains": {chain: [rule, ...]}, "text": boot file}}} (only families
+    with rules) for iptables; both None with no model. The script is rendered here, once."""
+    out = {"nft": None, "iptables": None}
+    if model is None:
+        return out
+    if backend == "nftables":
+        out["nft"] = {"script": render_nft(model), "runtime": bool(model.get("watchdog")),
+                      "families": sorted(dict(NFT_FAMILIES)[family] for family in model["families"])}
+    else:
+        out["iptables"] = {}
+        for family, dummy in NFT_FAMILIES:
+            chains = iptables_chains(model, family)
+            if chains:
+                out["iptables"][family] = {"chains": chains, "text": render_iptables(model, family, chains)}
+    return out

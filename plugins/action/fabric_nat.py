@@ -1,0 +1,154 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, clusterfabric.multilink contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action of the fabric_nat module: compute on the controller, apply in one module run.
+
+The task gives either the public options (plan, node, links, ...), from which the rules are
+built here (plugin_utils/nat_rules.py), or a precomputed ``model`` (the contract's nat.model,
+what the nat role passes). Either way the script is rendered here once, the watchdog's
+configuration is computed and checked with the watchdog's own check (the program's
+load_config), and the fabric_nat module runs once on the host with only what it applies: the
+rendered rules and, with the watchdog, its configuration, unit and program. The program file is
+transferred to the host's temporary directory as the copy action does (not in check mode, where
+its digest is enough); the model itself never goes to the host. ``apply: false`` runs no module.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import hashlib
+import importlib.util
+import json
+import os
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
+from ansible_collections.clusterfabric.multilink.plugins.module_utils.nat_apply import OPTIONS, RULE_OPTIONS
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import nat_rules
+
+MODULE = "clusterfabric.multilink.fabric_nat"
+# The link watchdog's home: the nat role's files, shipped verbatim to the node.
+FILES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                     "roles", "nat", "files")
+PROGRAM = os.path.join(FILES, "linkwatch.py")
+UNIT = os.path.join(FILES, "clusterfabric-linkwatch.service")
+_DAEMON = {}
+
+
+def daemon():
+    """The watchdog as the controller knows it: the program's digest, its unit, its config check."""
+    if not _DAEMON:
+        with open(PROGRAM, "rb") as handle:
+            digest = hashlib.sha256(handle.read()).hexdigest()
+        with open(UNIT) as handle:
+            unit = handle.read()
+        spec = importlib.util.spec_from_file_location("clusterfabric_linkwatch", PROGRAM)
+        program = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(program)
+        _DAEMON.update(sha256=digest, unit=unit, load_config=program.load_config, error=program.ConfigError)
+    return _DAEMON
+
+
+try:
+    # Loaded once in the controller's main process (the strategy imports this plugin before it
+    # forks a worker per host), so the workers inherit it; daemon() reports a failure when used.
+    daemon()
+except (OSError, ImportError, SyntaxError, AttributeError):
+    _DAEMON.clear()
+
+
+def watchdog_config(model, settings):
+    """The watchdog's configuration for ``model``, checked as the daemon checks it when it starts."""
+    config = nat_rules.watchdog_config(model, settings)
+    checker = daemon()
+    try:
+        checker["load_config"](json.loads(json.dumps(config)))
+    except checker["error"] as exc:
+        raise FabricError("watchdog configuration: %s" % exc)
+    return config
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False  # the watchdog program only, and not in check mode: see _module()
+    _VALID_ARGS = frozenset(OPTIONS)
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp
+        try:
+            result.update(self._run(task_vars))
+        finally:
+            self._remove_tmp_path(self._connection._shell.tmpdir)
+        return result
+
+    def _run(self, task_vars):
+        if "rendered" in self._task.args:
+            return {"failed": True, "msg": "fabric_nat: rendered is set by the action plugin, not by a task"}
+        try:
+            dummy, args = self.validate_argument_spec(
+                argument_spec=OPTIONS, mutually_exclusive=[("model", name) for name in RULE_OPTIONS],
+                required_together=[("plan", "node", "links")], required_if=[("state", "present", ("model", "plan"), True)])
+        except AnsibleActionFail as exc:
+            return {"failed": True, "msg": "fabric_nat: %s" % exc}
+        result = {"changed": False, "rules": {}, "ruleset": "", "ruleset6": "", "watchdog": {}, "diff": []}
+        try:
+            rules, watchdog = self._compute(args, result)
+        except FabricError as exc:
+            return dict(result, failed=True, msg=str(exc))
+        if not args["apply"]:
+            return result
+        result.update(self._module(task_vars, args, rules, watchdog))
+        return result
+
+    @staticmethod
+    def _compute(args, result):
+        """(rules for the node, watchdog configuration or None); fills ``result``'s rules, ruleset(6), watchdog."""
+        if args["state"] == "absent":
+            return None, None
+        backend, model = args["backend"], args["model"]
+        if model is not None:
+            nat_rules.check_model(model)
+            watchdog = bool(model["watchdog"] if args["watchdog"] is None else args["watchdog"])
+            if watchdog != bool(model["watchdog"]):
+                raise FabricError("watchdog is %s but the model was computed with watchdog %s; compute it with the "
+                                  "watchdog setting it is applied with" % (watchdog, bool(model["watchdog"])))
+        else:
+            watchdog = bool(args["watchdog"])
+        if watchdog and backend != "nftables":
+            raise FabricError("watchdog=true needs backend=nftables: the link watchdog rewrites the nft peer "
+                              "chains; use backend nftables, or watchdog=false with iptables")
+        if model is None:
+            model = nat_rules.build(args["plan"], args["node"], args["links"], ports=args["ports"],
+                                    primary_link=args["primary_link"], mode=args["mode"], weights=args["weights"],
+                                    spread=args["spread"], watchdog=watchdog)
+        result["rules"] = model
+        rules = nat_rules.node_rules(model, backend)
+        if rules["nft"] is not None:
+            result["ruleset"] = rules["nft"]["script"]
+        else:
+            result["ruleset"] = rules["iptables"].get("ipv4", {}).get("text", "")
+            result["ruleset6"] = rules["iptables"].get("ipv6", {}).get("text", "")
+        config = watchdog_config(model, args["watchdog_settings"]) if watchdog else None
+        result["watchdog"] = config or {}
+        return rules, config
+
+    def _module(self, task_vars, args, rules, config):
+        """Run the module once with what it applies (the program transferred first when it may be needed)."""
+        if config is None:
+            watchdog = {"state": "absent"}
+        else:
+            checker = daemon()
+            watchdog = {"state": "present", "config": json.dumps(config, indent=1, sort_keys=True) + "\n",
+                        "unit": checker["unit"], "program": {"sha256": checker["sha256"]}}
+            if not self._task.check_mode:
+                if self._connection._shell.tmpdir is None:
+                    self._make_tmp_path()
+                tmpdir = self._connection._shell.tmpdir
+                remote = self._connection._shell.join_path(tmpdir, "linkwatch.py")
+                self._transfer_file(PROGRAM, remote)
+                self._fixup_perms2((tmpdir, remote))
+                watchdog["program"]["src"] = remote
+        return self._execute_module(module_name=MODULE, task_vars=task_vars, module_args={
+            "state": args["state"], "backend": args["backend"], "persist": args["persist"],
+            "rendered": {"rules": rules, "watchdog": watchdog}})
