@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The link watchdog on a live two-node podman cluster under strict rp_filter.
 
-The nat role deploys rules and watchdog (check mode first, on fresh nodes); then, in order:
+The nat role deploys rules and watchdog in one fabric_nat run per host (check mode first, on
+fresh nodes); then, in order:
 the failover measurement of benchmarks/failover.py, shortened, for both failure kinds with the
 must bounds asserted (detection <= 1 s, no failed connection after detection, failback <= 1 s,
 45-55 % busiest-link share afterwards); what happens while a link is down (a role run changes
@@ -30,8 +31,8 @@ from podman_cluster import ROOT, PodmanCluster  # noqa: E402  pylint: disable=wr
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 import failover  # noqa: E402  pylint: disable=wrong-import-position
 import nat_split  # noqa: E402  pylint: disable=wrong-import-position
-from ansible_collections.clusterfabric.multilink.plugins.module_utils import (  # noqa: E402  pylint: disable=wrong-import-position
-    linkwatch, nat_apply, nat_rules)
+from ansible_collections.clusterfabric.multilink.plugins.module_utils import nat_apply, nat_watchdog  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import nat_rules  # noqa: E402  pylint: disable=wrong-import-position
 
 LINKS = [{"name": "fab0", "subnet": "198.19.64.0/24"}, {"name": "fab1", "subnet": "198.19.65.0/24"}]
 STRICT = {"net.ipv4.conf.all.rp_filter": "1", "net.ipv4.conf.default.rp_filter": "1"}
@@ -40,6 +41,7 @@ UNIT = "clusterfabric-linkwatch.service"
 STATUS = "/run/clusterfabric/linkwatch.json"
 CONFIG = "/etc/clusterfabric-multilink/linkwatch.json"
 PLAY = "- name: nat role\n  hosts: all\n  gather_facts: false\n  roles:\n    - clusterfabric.multilink.nat\n"
+STEER = "Steer fabric connections over every link"
 # A connect that says how it ended: "ok LOCAL REMOTE SECONDS" or "ERRNO SECONDS" (serve answers
 # with the address the connection reached and the one it came from).
 CONNECT = r"""
@@ -129,14 +131,17 @@ def connect(bed, target, port=3001, mark=0, host="n1"):
 def test_check_mode_on_fresh_nodes_changes_nothing_then_the_role_starts_the_watchdog(bed, tmp_path):
     rc, tasks, stats = playbook(bed, tmp_path, "--check", "--diff")
     assert rc == 0, tasks
-    assert all(r["changed"] for r in tasks["Install the link watchdog unit"].values())
-    assert all(r.get("skipped") for r in tasks["Enable and start the link watchdog"].values())
+    for result in tasks[STEER].values():   # one module run: rules, boot unit and watchdog
+        assert result["changed"]
+        headers = [entry["before_header"] for entry in result["diff"]]
+        assert headers[-4:] == [nat_watchdog.WATCHDOG_PROGRAM, CONFIG, "/etc/systemd/system/" + UNIT, UNIT], headers
     for host in bed.hosts:
         assert bed.run(host, "ls /etc/systemd/system/%s %s 2>/dev/null; nft list tables; true" % (UNIT, CONFIG)).stdout == ""
 
     rc, tasks, stats = playbook(bed, tmp_path)
     assert rc == 0, tasks
-    assert "Restart the link watchdog" not in tasks or all(r.get("skipped") for r in tasks["Restart the link watchdog"].values())
+    for result in tasks[STEER].values():   # started once, not restarted
+        assert result["diff"][-1]["after"] == "enabled: yes\nactive: yes\n", result["diff"][-1]
     for host in bed.hosts:
         assert bed.run(host, "systemctl is-active %s" % UNIT).stdout.strip() == "active"
         table = bed.run(host, "nft list table ip clusterfabric_multilink").stdout
@@ -176,10 +181,10 @@ def test_probes_keep_their_link_while_other_connections_rotate(bed):
         # Steer port 3003 too, for this test only (the module's code, no watchdog restart needed).
         model = nat_rules.build(bed.plan, "n1", nat_split.links_with_devices(bed, "n1"), ports=[3001, 3002, 3003],
                                 watchdog=True)
-        nat_apply.converge(nat_split.PodmanHost(bed.container("n1")), model, persist=True)
+        nat_apply.converge(nat_split.PodmanHost(bed.container("n1")), nat_rules.node_rules(model, "nftables"), persist=True)
         nat_split._wait_listening(bed, "n2", 3003)  # pylint: disable=protected-access
         target = addr(bed, "n2", "fab1")
-        marked = [connect(bed, target, 3003, linkwatch.PROBE_MARK) for dummy in range(4)]
+        marked = [connect(bed, target, 3003, nat_rules.PROBE_MARK) for dummy in range(4)]
         assert all(row[:3] == ["ok", target, addr(bed, "n1", "fab1")] for row in marked), marked
         plain = [connect(bed, target, 3003) for dummy in range(4)]
         assert sorted(row[1] for row in plain) == sorted([addr(bed, "n2", "fab0"), target] * 2), plain
@@ -187,7 +192,8 @@ def test_probes_keep_their_link_while_other_connections_rotate(bed):
         bed.run("n2", "kill %d; true" % pid)
         model = nat_rules.build(bed.plan, "n1", nat_split.links_with_devices(bed, "n1"), ports=failover.PORTS,
                                 watchdog=True)
-        nat_apply.converge(nat_split.PodmanHost(bed.container("n1")), model, persist=True)  # as the role left it
+        nat_apply.converge(nat_split.PodmanHost(bed.container("n1")), nat_rules.node_rules(model, "nftables"),
+                           persist=True)  # as the role left it
 
 
 def test_while_a_link_is_down_role_runs_reloads_and_restarts_keep_the_failover(bed, tmp_path):
@@ -209,7 +215,7 @@ def test_while_a_link_is_down_role_runs_reloads_and_restarts_keep_the_failover(b
         assert status(bed)["peers"]["n2"]["fab1"]["state"] == "down"
 
         # A probe to the dead address is neither reset nor steered: it times out.
-        probe = connect(bed, addr(bed, "n2", "fab1"), 3001, linkwatch.PROBE_MARK)
+        probe = connect(bed, addr(bed, "n2", "fab1"), 3001, nat_rules.PROBE_MARK)
         assert probe[0] == "TimeoutError", probe
     finally:
         peer_drop(bed, on=False)
@@ -222,7 +228,7 @@ def test_strategy_single_resets_connections_to_a_dead_address_at_once(bed):
     host = nat_split.PodmanHost(bed.container("n1"))
     model = nat_rules.build(bed.plan, "n1", nat_split.links_with_devices(bed, "n1"), ports=failover.PORTS,
                             spread="primary", watchdog=True)
-    nat_apply.converge(host, model, persist=True)
+    nat_apply.converge(host, nat_rules.node_rules(model, "nftables"), persist=True)
     config = json.loads(bed.run("n1", "cat %s" % CONFIG).stdout)
     config.update(nat_rules.watchdog_config(model))
     host.write(CONFIG, json.dumps(config), 0o644)

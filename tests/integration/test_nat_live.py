@@ -29,8 +29,9 @@ from podman_cluster import ROOT, PodmanCluster, podman  # noqa: E402  pylint: di
 
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 import nat_split  # noqa: E402  pylint: disable=wrong-import-position
-from ansible_collections.clusterfabric.multilink.plugins.module_utils import (  # noqa: E402  pylint: disable=wrong-import-position
-    address_plan, nat_apply, nat_rules)
+from ansible_collections.clusterfabric.multilink.plugins.module_utils import nat_apply  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import (  # noqa: E402  pylint: disable=wrong-import-position
+    address_plan, nat_rules)
 
 LINKS = [{"name": "fab0", "subnet": "198.18.4.0/24"}, {"name": "fab1", "subnet": "198.18.5.0/24"}]
 NODES = {"n1": 1, "n2": 2, "n3": 3}
@@ -77,8 +78,8 @@ def probe(bed, rounds, targets, host="n1"):
 
 def apply(bed, host="n1", backend="nftables", persist=False, **options):
     model = nat_rules.build(bed.plan, host, nat_split.links_with_devices(bed, host), ports=[3001], **options)
-    return nat_apply.converge(nat_split.PodmanHost(bed.container(host)), model, backend=backend,
-                              persist=persist)
+    return nat_apply.converge(nat_split.PodmanHost(bed.container(host)), nat_rules.node_rules(model, backend),
+                              backend=backend, persist=persist)
 
 
 def remove(bed, host="n1"):
@@ -241,8 +242,9 @@ def test_ipv6_tables_load_and_stay_in_sync_next_to_ipv4(bed):
     assert model["families"] == ["ipv4", "ipv6"]
     host = nat_split.PodmanHost(bed.container("n1"))
     for backend in ("nftables", "iptables"):
-        assert nat_apply.converge(host, model, backend=backend, persist=False)["changed"]
-        assert not nat_apply.converge(host, model, backend=backend, persist=False)["changed"]
+        rules = nat_rules.node_rules(model, backend)
+        assert nat_apply.converge(host, rules, backend=backend, persist=False)["changed"]
+        assert not nat_apply.converge(host, rules, backend=backend, persist=False)["changed"]
         if backend == "nftables":
             shown = bed.run("n1", "nft list table ip6 clusterfabric_multilink").stdout
             assert "dnat to numgen inc mod 2 map { 0 : 2001:db8:4::c, 1 : 2001:db8:5::c }" in shown
