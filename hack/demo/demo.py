@@ -38,7 +38,8 @@ import sys
 import threading
 import time
 
-from ansible_collections.clusterfabric.multilink.plugins.module_utils import throughput, throughput_plot
+from ansible_collections.clusterfabric.multilink.plugins.module_utils import throughput_plot
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import throughput
 
 from testbed import aerospike as tba
 from testbed.cluster import Cluster

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from ansible_collections.clusterfabric.multilink.plugins.module_utils import throughput
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import throughput
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 SPEC = importlib.util.spec_from_file_location("cfm_demo", os.path.join(ROOT, "hack", "demo", "demo.py"))

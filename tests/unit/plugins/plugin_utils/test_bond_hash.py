@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026, clusterfabric.multilink contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Tests for plugins/module_utils/bond_hash.py.
+"""Tests for plugins/plugin_utils/bond_hash.py.
 
 The implementation is checked against ``ref_xmit_hash`` below, an independent
 reference written from the facts in docs/notes (Linux bond_main.c,
