@@ -289,6 +289,15 @@ def normalise(groups, hostvars, params=None, roles=ROLES, only=None):
                 # per-host keys of fabric_links (device, mtu, bond, ...) may differ between hosts
                 "links": host_links(host, variables["fabric_links"], data["plan"], variables.get("fabric_nat_devices")),
             }
+            if data["strategy"] == "single" and {"nat", "aerospike"} <= set(entry["roles"]):
+                # single steers connections to the peer's one published address over every
+                # link, but Aerospike binds only the addresses it publishes: the steered
+                # connections are refused and all traffic stays on the first link.
+                raise FabricError(
+                    "host %s: fabric_strategy single with the nat and aerospike roles cannot work: Aerospike "
+                    "listens only on the one fabric address single publishes, so the connections the NAT "
+                    "steers to the peer's other links are refused; use balanced (every address, NAT "
+                    "rotation) or native, or leave nat out of fabric_roles for a one-link fabric" % host)
             role_params = params.get(host, {})
             for role in entry["roles"]:
                 if role in role_params:

@@ -90,7 +90,7 @@ def test_fabric_roles_pick_the_blocks_per_host():
 def test_native_removes_the_rules_and_single_spreads_the_primary_link_only():
     native = fleet({"fabric_strategy": "native"})["hosts"]["db1"]["nat"]
     assert native["state"] == "absent" and native["model"] is None and native["watchdog"] is None
-    single = fleet({"fabric_strategy": "single"})["hosts"]["db1"]["nat"]
+    single = fleet({"fabric_strategy": "single"}, roles=("links", "nat"))["hosts"]["db1"]["nat"]
     assert single["spread"] == "primary" and single["model"]["peers"][0]["match"] == ["198.18.0.12"]
 
 
@@ -142,3 +142,11 @@ def test_only_normalises_the_clusters_of_the_hosts_named():
     variables = {"db1": dict(GROUP, fabric_node_id=1), "x1": dict(GROUP, fabric_cluster_group="c2", fabric_node_id=1)}
     result = normalise({"all": ["db1", "x1"], "c1": ["db1"], "c2": ["x1"]}, variables, only=["x1"])
     assert list(result["clusters"]) == ["c2"] and list(result["hosts"]) == ["x1"]
+
+
+def test_single_with_nat_and_aerospike_is_refused_and_each_alone_is_fine():
+    # measured with the real server (molecule single): the steered connections are refused
+    with pytest.raises(FabricError, match="host db1: fabric_strategy single with the nat and aerospike roles cannot work"):
+        fleet({"fabric_strategy": "single"})
+    assert fleet({"fabric_strategy": "single"}, roles=("links", "aerospike"))["hosts"]["db1"]["roles"] == ["links", "aerospike"]
+    assert fleet({"fabric_strategy": "single"}, roles=("nat",))["hosts"]["db2"]["nat"]["spread"] == "primary"
