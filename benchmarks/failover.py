@@ -2,15 +2,16 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Measure the link watchdog on a live two-node cluster: failover, failback, balance after.
 
-Two nodes n1, n2 on two links of 200 Mbit/s (tbf), fabric ports 3001 (new-connection load and
-the watchdog's probes) and 3002 (bulk), strategy balanced, the NAT rules and the watchdog
-deployed by the nat role. For each failure kind, under steady load from n1 to n2 (iperf3 -P 4
-to port 3002 plus a connect loop of RATE new connections/s to n2's primary address and
-RATE_OTHER/s to its link-1 address, as Aerospike's random address picks would):
+Two nodes n1, n2 of the test bed (tests/lib/testbed) on two links of 200 Mbit/s (tbf), fabric
+ports 3001 (new-connection load and the watchdog's probes) and 3002 (bulk), strategy balanced,
+the NAT rules and the watchdog deployed by the nat role. For each failure kind, under steady load
+from n1 to n2 (4 bulk TCP streams of the test bed's node tool to port 3002, plus a connect loop of
+RATE new connections/s to n2's primary address and RATE_OTHER/s to its link-1 address, as
+Aerospike's random address picks would):
 
-  link_down  `ip link set <link-1 device> down` inside n1, then up again;
-  peer_drop  n2 drops everything on its link-1 device (an nft table of its own, prerouting and
-             postrouting), so n1's carrier stays up; then the table is deleted.
+  link_down  the test bed's carrier failure: `ip link set <link-1 device> down` inside n1, then up;
+  peer_drop  the test bed's silent failure: n2 drops everything on its link-1 device (an nft table
+             of its own, prerouting and postrouting), so n1's carrier stays up; then it is deleted.
 
 Rule changes are timestamped by `nft monitor` running inside each node; the failure and the
 repair by the command's start time inside the node (containers share the host's clock). Figures:
@@ -18,40 +19,40 @@ repair by the command's start time inside the node (containers share the host's 
   detection_s             failure -> n1's rule for n2 without the link-1 lane (goal <= 0.5, must <= 1)
   failed_after_detection  connects to n2's primary address started after that change that failed (must 0)
   failback_s              repair -> n1's rule with both lanes again (must <= 1)
-  share_after_failback    busiest link's share of n1's tx bytes in a fresh iperf3 -P 4 run (must 45-55 %)
+  share_after_failback    busiest link's share of n1's tx bytes in a fresh run of 4 streams (must 45-55 %)
 
 plus n2's detection and failback, failures before detection, what happened to connects to the
 dead link's address, and rule changes nobody asked for (false alarms under load).
 
-Run `make scenario S=failover` (Molecule: site.yml converges, verify runs this with --attach),
-or `python benchmarks/failover.py` (own containers cfm-lw-bench-*, the nat role only). Writes
-build/reports/failover.json (--out). Only 198.19.64.0/18 addresses are used.
+Run `make scenario S=failover` (Molecule: site.yml converges, verify runs this on the
+scenario's cluster: --inventory INVENTORY), or `python benchmarks/failover.py` (a test bed cluster
+of its own, containers cfm-lw-bench-*, the nat role only; --quick: shorter phases).
+Writes build/reports/failover.json (--out). Only 198.19.64.0/18 addresses are used.
 """
 
 from __future__ import absolute_import, division, print_function
+__metaclass__ = type
 
 import argparse
 import json
 import os
 import shlex
-import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tests"))
-sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-from collection_path import ensure_importable  # noqa: E402  pylint: disable=wrong-import-position
+from testbed import cluster as tb_cluster
+from testbed import inventory as tb_inventory
+from testbed import traffic
+from testbed.podman import ROOT, TestbedError
 
-ensure_importable()
-from podman_cluster import PodmanCluster, podman_env  # noqa: E402  pylint: disable=wrong-import-position
-import nat_split  # noqa: E402  pylint: disable=wrong-import-position
-
-HELPER = os.path.join(ROOT, "benchmarks", "failover_load.py")
-HELPER_IN_NODE = "/usr/local/bin/failover_load.py"
-# Standalone runs; molecule/failover uses 198.19.66-67, the live test 198.19.64-65.
-LINKS = [{"name": "fab0", "subnet": "198.19.68.0/24"}, {"name": "fab1", "subnet": "198.19.69.0/24"}]
+# The benchmarks' in-node helper: the connect load, nft monitor and timed actions (benchmarks/nat_probe.py).
+HELPER = os.path.join(ROOT, "benchmarks", "nat_probe.py")
+HELPER_IN_NODE = "/usr/local/bin/nat_probe.py"
+# Standalone runs; molecule/failover uses 198.19.66-67, the live test 198.19.64-65, verify's 198.19.68-69.
+LINKS = [{"name": "fab0", "subnet": "198.19.70.0/24", "device": "eth0"},
+         {"name": "fab1", "subnet": "198.19.71.0/24", "device": "eth1"}]
+PREFIX = "cfm-lw-bench"
+GROUP = "failover"
 NODES = {"n1": 1, "n2": 2}
 NODE, PEER = "n1", "n2"
 STRICT = {"net.ipv4.conf.all.rp_filter": "1", "net.ipv4.conf.default.rp_filter": "1"}
@@ -68,7 +69,8 @@ HOLD_DOWN_S = 5.0
 REPORT = os.path.join(ROOT, "build", "reports", "failover.json")
 MUST = {"detection_s": 1.0, "failed_after_detection": 0, "failback_s": 1.0, "share_after_failback": (0.45, 0.55)}
 GOAL_DETECTION_S = 0.5
-DROP_TABLE = "cfm_lw_drop"
+KIND_FAILURES = {"link_down": "carrier", "peer_drop": "silent"}  # the test bed's failure kinds
+QUICK = {"steady": 1.0, "down": 2.0, "after": 2.0, "share_seconds": 3}
 NAT_PLAY = """- name: nat role with the link watchdog
   hosts: all
   gather_facts: false
@@ -78,46 +80,46 @@ NAT_PLAY = """- name: nat role with the link watchdog
 
 
 # ---------------------------------------------------------------------------- the bed
-def group_vars(**extra):
-    """What the failover measurements expect of the cluster (also in molecule/failover)."""
-    variables = {"fabric_ports": PORTS, "fabric_strategy": "balanced", "fabric_nat_install_packages": False}
-    variables.update(extra)
-    return variables
+def group_vars(links=None):
+    """What the failover measurements expect of the cluster (as molecule/failover has it)."""
+    return {"fabric_links": links or LINKS, "fabric_ports": PORTS, "fabric_strategy": "balanced",
+            "fabric_nat_install_packages": False, "testbed_rate_mbit": 200, "testbed_sysctls": STRICT}
 
 
-def ansible_playbook(inventory, play, *args):
-    """Run ansible-playbook from this venv; returns the CompletedProcess (output in stdout)."""
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "build", "collections"),
-               ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0")
-    return subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory,
-                           play] + list(args), cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, universal_newlines=True, timeout=900, check=False)
+def inventory_path(prefix):
+    path = os.path.join(ROOT, "build", "failover", prefix, "inventory.json")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    return path
 
 
-def deploy(bed, workdir, **extra):
+def start(prefix=PREFIX, links=None):
+    """A test bed cluster of its own, up (not deployed yet)."""
+    return tb_cluster.start(tb_inventory.write_cluster(inventory_path(prefix), GROUP, prefix, NODES, group_vars(links)))
+
+
+def attach(inventory):
+    """The converged test bed cluster of ``inventory`` that has the hosts n1 and n2."""
+    for cluster in tb_cluster.clusters(inventory):
+        if set(NODES) <= set(cluster.hosts):
+            return cluster
+    raise TestbedError("inventory %s has no cluster with hosts %s" % (inventory, ", ".join(sorted(NODES))))
+
+
+def deploy(bed):
     """The nat role (rules + watchdog) on every node, through ansible-playbook."""
-    os.makedirs(workdir, exist_ok=True)
-    inventory = bed.write_inventory(os.path.join(workdir, "inventory.json"), "failover", group_vars(**extra))
-    play = os.path.join(workdir, "nat.yml")
+    play = os.path.join(os.path.dirname(bed.inventory), "nat.yml")
     with open(play, "w") as handle:
         handle.write(NAT_PLAY)
-    result = ansible_playbook(inventory, play)
+    result = tb_inventory.ansible("ansible-playbook", bed.inventory, play)
     if result.returncode != 0:
-        raise RuntimeError("the nat role failed:\n%s" % result.stdout[-4000:])
+        raise TestbedError("the nat role failed:\n%s" % result.stdout[-4000:])
     return result
 
 
 def install_helpers(bed):
-    nat_split.install_probe(bed)
     for host in bed.hosts:
-        subprocess.run(["podman", "cp", HELPER, "%s:%s" % (bed.container(host), HELPER_IN_NODE)],
-                       env=podman_env(), check=True)
-
-
-def background(bed, host, command):
-    """Start a command in a node, detached; returns its pid (to end exactly that process)."""
-    out = bed.run(host, "setsid %s >/dev/null 2>&1 </dev/null & echo $!" % command).stdout
-    return int(out.strip().splitlines()[-1])
+        bed.copy(host, HELPER, HELPER_IN_NODE)
+    traffic.install(bed)
 
 
 def wait_for_file(bed, host, path, timeout):
@@ -127,34 +129,19 @@ def wait_for_file(bed, host, path, timeout):
         if out.strip():
             return json.loads(out)
         time.sleep(0.2)
-    raise RuntimeError("%s: %s did not appear in %d s" % (host, path, timeout))
+    raise TestbedError("%s: %s did not appear in %d s" % (host, path, timeout))
 
 
 def start_servers(bed, peer=PEER):
-    """A sink on the connect port (accept, close) and iperf3 on the bulk port of the peer."""
-    bed.run(peer, "pkill -x iperf3; pkill -f 'nat_probe[.]py sink'; true")
-    bed.run(peer, "iperf3 -s -D -p %d" % BULK_PORT)
-    bed.run(peer, "setsid python3 %s sink %d >/dev/null 2>&1 </dev/null &" % (nat_split.PROBE_IN_NODE, CONNECT_PORT))
+    """The node tool's sink on the connect port and on the bulk port of the peer."""
     for port in PORTS:
-        nat_split._wait_listening(bed, peer, port)  # pylint: disable=protected-access
+        traffic.start_sink(bed, peer, port)
 
 
 # ---------------------------------------------------------------------------- one failure
 def failure_commands(bed, kind):
-    """(host, fail command, repair command) of a failure kind on link 1."""
-    link = bed.links[1]["name"]
-    if kind == "link_down":
-        device = nat_split.devices(bed, NODE)[link]
-        return NODE, "ip link set %s down" % device, "ip link set %s up" % device
-    if kind == "peer_drop":
-        device = nat_split.devices(bed, PEER)[link]
-        table = ("add table inet {t}; "
-                 "add chain inet {t} pre {{ type filter hook prerouting priority -300; policy accept; }}; "
-                 "add rule inet {t} pre iifname \"{d}\" drop; "
-                 "add chain inet {t} post {{ type filter hook postrouting priority 300; policy accept; }}; "
-                 "add rule inet {t} post oifname \"{d}\" drop").format(t=DROP_TABLE, d=device)
-        return PEER, "nft '%s'" % table, "nft delete table inet %s" % DROP_TABLE
-    raise ValueError(kind)
+    """(host, fail command, repair command) of a failure kind on link 1 (the test bed's failures)."""
+    return bed.failure(KIND_FAILURES[kind], NODE, PEER, bed.topo.links[1]["name"])
 
 
 def rule_events(lines, chain):
@@ -178,7 +165,7 @@ def first_change(events, after, wanted):
 
 def analyse(bed, kind, fail, repair, monitors, load):
     """Figures of one failure from the raw records (see the module docstring)."""
-    link0, link1 = bed.links[0]["name"], bed.links[1]["name"]
+    link0, link1 = bed.topo.links[0]["name"], bed.topo.links[1]["name"]
     figures = {"kind": kind}
     for host, peer, key in ((NODE, PEER, ""), (PEER, NODE, "peer_")):
         chain = "peer_%s_%d" % (peer, CONNECT_PORT)
@@ -228,15 +215,15 @@ def run_kind(bed, kind, steady=1.5, down=2.5, after=3.0, rate=RATE, rate_other=R
     monitor_file = "/tmp/cfm-lw-%s-monitor.log" % kind
     for host in bed.hosts:
         bed.run(host, "rm -f /tmp/cfm-lw-%s-*" % kind)
-    monitors = dict((host, background(bed, host, "python3 %s monitor %s" % (HELPER_IN_NODE, monitor_file)))
+    monitors = dict((host, bed.background(host, "python3 %s monitor %s" % (HELPER_IN_NODE, monitor_file)))
                     for host in bed.hosts)
     start_servers(bed)
     time.sleep(0.5)  # nft monitor subscribed
-    primary = "%s:%d" % (bed.plan[PEER][bed.links[0]["name"]][0], CONNECT_PORT)
-    other = "%s:%d" % (bed.plan[PEER][bed.links[1]["name"]][0], CONNECT_PORT)
-    bulk = background(bed, NODE, "iperf3 -c %s -p %d -P %d -t %d" % (
-        bed.plan[PEER][bed.links[0]["name"]][0], BULK_PORT, STREAMS, int(seconds) + 1))
-    background(bed, NODE, "python3 %s load %s %s %s %s@%d %s@%d" % (
+    link0, link1 = bed.topo.links[0]["name"], bed.topo.links[1]["name"]
+    primary = "%s:%d" % (bed.plan[PEER][link0][0], CONNECT_PORT)
+    other = "%s:%d" % (bed.plan[PEER][link1][0], CONNECT_PORT)
+    bulk = traffic.start_streams(bed, NODE, bed.plan[PEER][link0][0], BULK_PORT, STREAMS)
+    bed.background(NODE, "python3 %s load %s %s %s %s@%d %s@%d" % (
         HELPER_IN_NODE, files["load"], seconds, CONNECT_TIMEOUT, primary, rate, other, rate_other))
     host, fail_command, repair_command = failure_commands(bed, kind)
     time.sleep(steady)
@@ -247,14 +234,14 @@ def run_kind(bed, kind, steady=1.5, down=2.5, after=3.0, rate=RATE, rate_other=R
     repair = wait_for_file(bed, host, files["repair"], 10)
     for record in (fail, repair):
         if record["rc"] != 0:
-            raise RuntimeError("%s on %s failed: %s" % (kind, host, record["output"]))
+            raise TestbedError("%s on %s failed: %s" % (kind, host, record["output"]))
     load = wait_for_file(bed, NODE, files["load"], seconds + CONNECT_TIMEOUT + 30)
     time.sleep(0.3)
     lines = {}
     for name, pid in monitors.items():
-        bed.run(name, "kill %d; true" % pid)
+        bed.stop(name, pid)
         lines[name] = bed.run(name, "cat %s" % monitor_file).stdout.splitlines()
-    bed.run(NODE, "kill %d 2>/dev/null; true" % bulk)
+    traffic.stop(bed, NODE, bulk)
     figures = analyse(bed, kind, fail, repair, lines, load)
     if figures["failed_after_detection"]:
         # Evidence for a report: n1's conntrack entries of the failed connects' source ports.
@@ -272,15 +259,14 @@ def run_kind(bed, kind, steady=1.5, down=2.5, after=3.0, rate=RATE, rate_other=R
 
 
 def share(bed, seconds=SHARE_SECONDS):
-    """A fresh iperf3 -P STREAMS run from n1 to n2's primary address, bulk port: tx bytes per link."""
+    """A fresh run of STREAMS streams (the node tool's) from n1 to n2's primary address, bulk
+    port: tx bytes per link from the kernel's counters over the traffic window."""
     start_servers(bed)
-    target = bed.plan[PEER][bed.links[0]["name"]][0]
-    before = nat_split.counters(bed, NODE)
-    out = bed.run(NODE, "iperf3 -J -c %s -p %d -P %d -t %d" % (target, BULK_PORT, STREAMS, seconds),
-                  timeout=seconds + 60).stdout
-    after = nat_split.counters(bed, NODE)
-    sent = dict((name, after[name] - before[name]) for name in after)
-    return {"mbit": round(json.loads(out)["end"]["sum_received"]["bits_per_second"] / 1e6, 1),
+    run = traffic.streams(bed, NODE, bed.plan[PEER][bed.topo.links[0]["name"]][0], BULK_PORT, count=STREAMS,
+                          seconds=seconds)
+    window = run["window"]
+    sent = dict((name, window["after"][name][0] - window["before"][name][0]) for name in window["after"])
+    return {"mbit": round(sum(sent.values()) * 8 / 1e6 / window["seconds"], 1),
             "tx_bytes": sent, "busiest_share": round(max(sent.values()) / float(sum(sent.values())), 4)}
 
 
@@ -289,11 +275,12 @@ def wait_for_up(bed, timeout=15):
     deadline = time.time() + timeout
     status = None
     while time.time() < deadline:
-        status = json.loads(bed.run(NODE, "cat /run/clusterfabric/linkwatch.json").stdout)
-        if all(entry["state"] == "up" for links in status["peers"].values() for entry in links.values()):
+        status = traffic.watchdog_status(bed, NODE)
+        if status and "peers" in status and all(
+                entry["state"] == "up" for links in status["peers"].values() for entry in links.values()):
             return status
         time.sleep(0.2)
-    raise RuntimeError("n1's watchdog does not see every path up: %s" % json.dumps(status))
+    raise TestbedError("n1's watchdog does not see every path up: %s" % json.dumps(status))
 
 
 def violations(figures):
@@ -330,7 +317,7 @@ def measure(bed, kinds=KINDS, **timing):
         results[kind]["violations"] = violations(results[kind])
     return {
         "kinds": results, "settings": status["settings"],
-        "load": {"iperf3_streams": STREAMS, "bulk_port": BULK_PORT, "connect_port": CONNECT_PORT,
+        "load": {"bulk_streams": STREAMS, "bulk_port": BULK_PORT, "connect_port": CONNECT_PORT,
                  "connects_per_s_primary": RATE, "connects_per_s_link1_address": RATE_OTHER,
                  "connect_timeout_s": CONNECT_TIMEOUT},
         "must": {"detection_s": "<= 1 (goal <= 0.5)", "failed_after_detection": 0, "failback_s": "<= 1",
@@ -366,25 +353,23 @@ def write_report(report, path, command):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
-    parser.add_argument("--attach", metavar="PREFIX",
-                        help="measure existing, converged containers PREFIX-n1/-n2 (Molecule verify)")
-    parser.add_argument("--links", help="JSON list of the links (name, subnet) of the attached cluster")
+    parser.add_argument("-i", "--inventory", help="measure the converged test bed cluster of this inventory (hosts n1, n2)")
+    parser.add_argument("--quick", action="store_true", help="shorter phases: %s" % ", ".join(
+        "%s %s s" % item for item in sorted(QUICK.items())))
     parser.add_argument("--out", default=REPORT)
     parser.add_argument("--command", default="python benchmarks/failover.py")
     parser.add_argument("--keep", action="store_true", help="leave the containers running")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         sys.exit("failover.py needs root and podman (see docs/watchdog.md)")
-    links = json.loads(args.links) if args.links else LINKS
-    bed = PodmanCluster(args.attach or "cfm-lw-bench", links, NODES, sysctls=STRICT)
-    if not args.attach:
-        bed.up()
+    own = not args.inventory
+    bed = start() if own else attach(args.inventory)
     try:
-        if not args.attach:
-            deploy(bed, os.path.join(ROOT, "build", "failover"))
-        report = measure(bed)
+        if own:
+            deploy(bed)
+        report = measure(bed, **(QUICK if args.quick else {}))
     finally:
-        if not args.attach and not args.keep:
+        if own and not args.keep:
             bed.down()
     print(summary(report))
     write_report(report, args.out, args.command)

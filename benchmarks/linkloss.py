@@ -30,8 +30,8 @@ DOWN_S and is watched for AFTER_S after the repair; a second burst follows. Reco
 every write (success or error) by the client; the statistics of both nodes through the info
 protocol every POLL_S (cluster_size, cluster_key, cluster_integrity, migrate_partitions_remaining);
 in each node every SAMPLE_S the links' byte counters and the TCP sockets per link and port
-(benchmarks/linkloss_sampler.py: fabric 3001 and heartbeat 3002, opened/accepted, retransmitting,
-keepalive probing; a NAT-steered connection counts on the link it rides); Server.fabric_connections
+(the test bed's node tool, testbed.traffic.start_sampler: fabric 3001 and heartbeat 3002, opened/accepted,
+retransmitting, keepalive probing; a NAT-steered connection counts on the link it rides); Server.fabric_connections
 before, during and after (``ss``: the socket's own addresses, i.e. for a connection the NAT split
 steered, the link Aerospike dialed); the send buffers before; the server's log (periodic lines
 left out) and, with the watchdog, its journal.
@@ -74,8 +74,6 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SAMPLER = os.path.join(ROOT, "benchmarks", "linkloss_sampler.py")
-SAMPLER_IN_NODE = "/usr/local/lib/cfm-linkloss-sampler.py"
 REPORT = os.path.join(ROOT, "build", "reports", "linkloss.json")
 WORKDIR = os.path.join(ROOT, "build", "linkloss")
 SITE = os.path.join(ROOT, "playbooks", "site.yml")
@@ -170,26 +168,7 @@ def host_vars():
                 for host, (node_id, address) in NODES.items())
 
 
-def sampler_args(links, ports=(FABRIC_PORT, HEARTBEAT_PORT)):
-    """The link and port arguments of linkloss_sampler.py for the cluster's links."""
-    return [",".join(str(port) for port in ports)] + ["%s=%s=%s" % (link["name"], link["device"], link["subnet"])
-                                                      for link in links]
-
-
 # ---------------------------------------------------------------------------- pure analysis
-def load_samples(text):
-    """JSON lines of the sampler -> samples sorted by time (broken lines, e.g. a cut last one, skipped)."""
-    out = []
-    for line in text.splitlines():
-        try:
-            sample = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(sample, dict) and "t" in sample:
-            out.append(sample)
-    return sorted(out, key=lambda s: s["t"])
-
-
 def counter_at(samples, stamp, link, index=0):
     """A link's cumulative byte counter (index 0 tx, 1 rx) at ``stamp``, linear between samples;
     None outside the samples."""
@@ -648,6 +627,7 @@ def wait_watchdog_up(cluster, timeout=30):
 
 def run_kind(cluster, server, steady, burster, strategy, kind, links, timing):
     """One failure of FAILED_LINK under the steady write load; returns its raw records and figures."""
+    from testbed import traffic  # pylint: disable=import-outside-toplevel
     baseline_s, down_s, after_s = timing
     link_names = [link["name"] for link in links]
     total = baseline_s + down_s + after_s
@@ -655,8 +635,7 @@ def run_kind(cluster, server, steady, burster, strategy, kind, links, timing):
     sample_file = "/tmp/cfm-ll-%s.jsonl" % tag
     for host in cluster.hosts:
         cluster.run(host, "rm -f %s" % sample_file)
-        cluster.background(host, "python3 %s %s %s %s %s" % (
-            SAMPLER_IN_NODE, sample_file, SAMPLE_S, total + 30, " ".join(sampler_args(links))))
+        traffic.start_sampler(cluster, host, sample_file, SAMPLE_S, total + 30, (FABRIC_PORT, HEARTBEAT_PORT))
     ns_before = dict((host, namespace_stats(server, host)) for host in cluster.hosts)
     poller = Poller(server, cluster.hosts).start()
     time.sleep(0.5)
@@ -691,7 +670,7 @@ def run_kind(cluster, server, steady, burster, strategy, kind, links, timing):
     connections["after"] = dict((h, server.fabric_connections(h)) for h in cluster.hosts)
     polls = poller.stop()
     time.sleep(0.3)
-    samples = dict((h, load_samples(cluster.run(h, "cat %s" % sample_file).stdout)) for h in cluster.hosts)
+    samples = dict((h, traffic.read_samples(cluster, h, sample_file)) for h in cluster.hosts)
     settle_s = wait_settled(server)
     ns_after = dict((h, namespace_stats(server, h)) for h in cluster.hosts)
     logs = dict((h, journal(cluster, h, "aerospike", t0 - 1, failure)[-LOG_LINES:]) for h in cluster.hosts)
@@ -750,6 +729,7 @@ def run_strategy(strategy, image, kinds, timing):
     """A fresh cluster converged by site.yml for ``strategy``; every failure kind in turn."""
     from testbed import inventory as inv  # pylint: disable=import-outside-toplevel
     from testbed.aerospike import Server, Workload  # pylint: disable=import-outside-toplevel
+    from testbed import traffic  # pylint: disable=import-outside-toplevel
     from testbed.cluster import Cluster  # pylint: disable=import-outside-toplevel
     os.makedirs(WORKDIR, exist_ok=True)
     path = inv.write(os.path.join(WORKDIR, "inventory-%s.json" % variant_slug(strategy)), GROUP, host_vars(),
@@ -775,8 +755,7 @@ def run_strategy(strategy, image, kinds, timing):
         out["fabric_keepalive"] = dict((key, value) for key, value in (item.partition("=")[::2]
                                                                        for item in network.split(";"))
                                        if key.startswith("fabric.keepalive"))
-        for host in cluster.hosts:
-            cluster.copy(host, SAMPLER, SAMPLER_IN_NODE)
+        traffic.install(cluster)
         for kind in kinds:
             # Every failure starts from fresh fabric connections (connections that moved off the
             # link in an earlier failure do not come back by themselves) and fresh clients.

@@ -11,13 +11,9 @@ import os
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tests"))
-from collection_path import ensure_importable  # noqa: E402
+from ansible_collections.clusterfabric.multilink.plugins.filter.fabric_addresses import fabric_addresses
 
-ensure_importable()
-from ansible_collections.clusterfabric.multilink.plugins.filter.fabric_addresses import (  # noqa: E402
-    fabric_addresses)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 LINKS = [
     {"name": "fab0", "subnet": "198.18.0.0/16"},

@@ -42,6 +42,7 @@ from ansible_collections.clusterfabric.multilink.plugins.module_utils import thr
 from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import throughput
 
 from testbed import aerospike as tba
+from testbed import traffic
 from testbed.cluster import Cluster
 from testbed.inventory import topology
 from testbed.podman import TestbedError
@@ -49,7 +50,6 @@ from testbed.podman import TestbedError
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
 NAT_TABLE = "clusterfabric_multilink"
-STREAMS_TOOL = "/usr/local/lib/cfm-demo/tcp_streams.py"
 STREAMS = 8
 BUSIEST_LIMIT = 0.52
 # phase name, what it is, extra arguments of site.yml
@@ -331,13 +331,12 @@ class Demo(object):
     def load_tcp(self, name):
         sender, receiver = self.hosts[0], self.hosts[1]
         address = self.topo.address(receiver, self.topo.links[0]["name"])
-        pid = self.cluster.run(sender, "setsid python3 %s send %s %d %d >/dev/null 2>&1 </dev/null & echo $!" % (
-            STREAMS_TOOL, address, self.topo.port, STREAMS)).stdout.strip()
+        pid = traffic.start_streams(self.cluster, sender, address, self.topo.port, STREAMS)
         try:
             time.sleep(self.args.warmup)
             data, run_info = self.verify(name)
         finally:
-            self.cluster.run(sender, "kill %s" % pid, check=False)
+            traffic.stop(self.cluster, sender, pid)
         kind = "plain TCP, not Aerospike: %d bulk streams %s -> %s:%d (%s's %s address)" % (
             STREAMS, sender, address, self.topo.port, receiver, self.topo.links[0]["name"])
         return data, run_info, {"kind": kind}
@@ -361,9 +360,7 @@ class Demo(object):
         say("links limited by tbf to %s Mbit/s each (read back from the nodes)" % self.args.rate_mbit)
         server = tba.Server(self.cluster) if self.available else None
         if not self.available:
-            for host in self.hosts:
-                self.cluster.copy(host, os.path.join(ROOT, "hack", "demo", "tcp_streams.py"), STREAMS_TOOL)
-            self.cluster.background(self.hosts[1], "python3 %s sink %d" % (STREAMS_TOOL, self.topo.port))
+            traffic.start_sink(self.cluster, self.hosts[1], self.topo.port)
         phases, clusters = {}, {}
         for name, what, extra in PHASES:
             if name == "balanced":

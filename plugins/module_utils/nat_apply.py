@@ -89,6 +89,7 @@ OPTIONS = {
     "persist": {"type": "bool", "default": True},
     "watchdog": {"type": "bool"},
     "watchdog_settings": {"type": "dict"},
+    "leave_watchdog": {"type": "bool", "default": False},
     "rendered": {"type": "dict"},
 }
 # Options that describe the rules; a precomputed model replaces all of them.

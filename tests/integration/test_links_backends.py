@@ -12,7 +12,8 @@
   every attribute they use.
 Each check has a canary (a deliberately misspelled file) so a parser that ignores everything
 cannot pass. No bonding driver exists here, so no bond is created in any of them.
-Containers are named cfm-lnk-*; the only networks are in 198.18.64.0/18 and --internal.
+Containers are named cfm-lnk-* (no network) and cfm-linksbackend-* (conftest's two_nodes: the
+test bed's two nodes on fab0 198.18.0.0/24 and fab1 198.18.1.0/24, internal networks).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,13 +25,13 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from podman_cluster import ROOT, PodmanCluster, podman, podman_env  # noqa: E402  pylint: disable=wrong-import-position
+from testbed import inventory as tb_inventory
+from testbed import podman as tb_podman
+from testbed.podman import ROOT, env as podman_env, podman
 
 GOLDEN = os.path.join(ROOT, "tests", "golden", "links")
 PARSER_PACKAGES = ("systemd", "systemd-sysv", "dbus", "libpam-systemd", "iproute2", "network-manager",
@@ -41,7 +42,7 @@ PARSER_RECIPE = 1
 def exec_in(name, command, check=True):
     result = podman("exec", name, "sh", "-c", command, check=False)
     if check and result.returncode != 0:
-        raise RuntimeError("%s: %r failed (%d): %s%s"
+        raise tb_podman.TestbedError("%s: %r failed (%d): %s%s"
                            % (name, command, result.returncode, result.stdout, result.stderr))
     return result
 
@@ -144,68 +145,42 @@ def test_networkd_canary_proves_the_journal_check_works(networkd_node):
     assert any("LACPRate" in line for line in complaints), log
 
 
-@pytest.fixture(scope="module")
-def live_pair(image):
-    cluster = PodmanCluster("cfm-lnk", [{"name": "lnka", "subnet": "198.18.120.0/24"},
-                                        {"name": "lnkb", "subnet": "198.18.121.0/24"}], {"n1": 1, "n2": 2})
-    cluster.up(image)
-    yield cluster
-    cluster.down()
-
-
-def devices_by_link(cluster, host):
-    """{link: ifname} read from the node: podman does not always name ethN in --network order."""
-    shown = json.loads(cluster.run(host, "ip -j -4 addr show").stdout)
-    owner = dict((a["local"], i["ifname"]) for i in shown for a in i["addr_info"])
-    return dict((link["name"], owner[cluster.plan[host][link["name"]][0]]) for link in cluster.links)
-
-
 def run_role(cluster, tmp_path, links):
-    """links: {host: fabric_links} (host vars, since interface names differ per node)."""
-    inventory = cluster.write_inventory(str(tmp_path / "inventory.json"), group="lnk", group_vars={
-        "fabric_links_backend": "networkd", "fabric_links_apply": True})
-    with open(inventory) as handle:
-        data = json.load(handle)
-    for host, host_links in links.items():
-        data["all"]["children"]["lnk"]["hosts"][host]["fabric_links"] = host_links
-    with open(inventory, "w") as handle:
-        json.dump(data, handle)
+    """The links role on the two nodes with ``links`` as fabric_links (networkd, applied)."""
+    inventory = tb_inventory.write_cluster(str(tmp_path / "inventory.json"), "lnk", cluster.topo.prefix,
+                                           cluster.topo.node_ids, {"fabric_links": links, "fabric_links_backend": "networkd",
+                                                                   "fabric_links_apply": True})
     play = tmp_path / "play.yml"
     play.write_text("- name: Fabric links\n  hosts: lnk\n  gather_facts: false\n"
                     "  roles:\n    - clusterfabric.multilink.links\n")
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "build", "collections"), ANSIBLE_NOCOLOR="1",
-               CONTAINERS_CONF=podman_env()["CONTAINERS_CONF"])
-    return subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory,
-                           str(play)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, timeout=600, check=False)
+    return tb_inventory.ansible("ansible-playbook", inventory, play, timeout=600)
 
 
-def test_role_brings_up_a_plain_link_live_and_leaves_other_interfaces_alone(live_pair, tmp_path):
-    # Link lnka is a fabric link with a second address block (offset 100); link lnkb is not in
+def test_role_brings_up_a_plain_link_live_and_leaves_other_interfaces_alone(two_nodes, tmp_path):
+    # Link fab0 is a fabric link with a second address block (offset 100); link fab1 is not in
     # fabric_links and stands for the management interface.
-    devices = dict((host, devices_by_link(live_pair, host)) for host in live_pair.hosts)
-    links = dict((host, [
-        {"name": "lnka", "subnet": "198.18.120.0/24", "offset": 100, "device": devices[host]["lnka"], "mtu": 1400},
-        {"name": "lnkc", "subnet": "198.18.122.0/24", "device": "bond7",
-         "bond": {"mode": "active-backup", "members": ["eth7", "eth8"], "primary": "eth7"}}]) for host in live_pair.hosts)
-    result = run_role(live_pair, tmp_path, links)
+    bed = two_nodes
+    links = [{"name": "fab0", "subnet": "198.18.0.0/24", "offset": 100, "device": "eth0", "mtu": 1400},
+             {"name": "lnkc", "subnet": "198.18.122.0/24", "device": "bond7",
+              "bond": {"mode": "active-backup", "members": ["eth7", "eth8"], "primary": "eth7"}}]
+    result = run_role(bed, tmp_path, links)
     assert result.returncode == 0, result.stdout
     assert "Reconfigure the changed fabric links" in result.stdout
-    for host, own in (("n1", "198.18.120.101"), ("n2", "198.18.120.102")):
-        fabric, other = devices[host]["lnka"], devices[host]["lnkb"]
-        shown = json.loads(live_pair.run(host, "ip -j addr show").stdout)
+    for host, own in (("n1", "198.18.0.101"), ("n2", "198.18.0.102")):
+        fabric, other = bed.topo.device("fab0"), bed.topo.device("fab1")
+        shown = json.loads(bed.run(host, "ip -j addr show").stdout)
         by_dev = dict((i["ifname"], i) for i in shown)
         assert own in [a["local"] for a in by_dev[fabric]["addr_info"]], shown
         assert by_dev[fabric]["mtu"] == 1400
-        assert live_pair.plan[host]["lnkb"][0] in [a["local"] for a in by_dev[other]["addr_info"]]
+        assert bed.plan[host]["fab1"][0] in [a["local"] for a in by_dev[other]["addr_info"]]
         assert by_dev[other]["mtu"] == 1500
-        status = live_pair.run(host, "networkctl list --no-legend --no-pager").stdout
+        status = bed.run(host, "networkctl list --no-legend --no-pager").stdout
         assert re.search(r"\b%s\s+\S+\s+\S+\s+unmanaged" % other, status), status
         assert re.search(r"\b%s\s+\S+\s+\S+\s+(configured|configuring)" % fabric, status), status
-        log = live_pair.run(host, "journalctl -b -u systemd-networkd --no-pager -o cat").stdout
+        log = bed.run(host, "journalctl -b -u systemd-networkd --no-pager -o cat").stdout
         assert not re.search(r"Unknown key|Unknown section|Failed to parse", log), log
-    live_pair.run("n1", "ping -c 3 -W 2 -I 198.18.120.101 198.18.120.102")
-    again = run_role(live_pair, tmp_path, links)
+    bed.run("n1", "ping -c 3 -W 2 -I 198.18.0.101 198.18.0.102")
+    again = run_role(bed, tmp_path, links)
     assert again.returncode == 0, again.stdout
     assert re.search(r"^n1\s*: ok=\d+\s+changed=0 ", again.stdout, re.M), again.stdout
     assert "Reconfigure the changed fabric links" not in again.stdout

@@ -2,14 +2,15 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """fabric_nat and the nat role on a live three-node podman cluster under strict rp_filter.
 
-Traffic checks use benchmarks/nat_probe.py: each peer answers a connection with the address
+Traffic checks use benchmarks/nat_probe.py (copied into the nodes): each peer answers a connection with the address
 it arrived at and the source address it came from, so one line shows the lane a connection
 took and whether SNAT made the source match the link. Under strict rp_filter a connection
 moved to another link without SNAT is dropped by the peer (checked first, so the bed cannot
 pass for the wrong reason). The rules are applied through nat_apply with the containers as
 hosts (fast), and through ansible-playbook for the module and the role.
 
-Containers and networks: cfm-nat-live-*, links 198.18.4.0/24 and 198.18.5.0/24.
+The cluster is the test bed's (tests/lib/testbed): containers and networks cfm-nat-live-*, links
+198.18.4.0/24 (eth0) and 198.18.5.0/24 (eth1).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -17,27 +18,25 @@ __metaclass__ = type
 
 import json
 import os
-import subprocess
-import sys
 import time
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from podman_cluster import ROOT, PodmanCluster, podman  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.clusterfabric.multilink.plugins.module_utils import nat_apply
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import address_plan, nat_rules
 
-sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-import nat_split  # noqa: E402  pylint: disable=wrong-import-position
-from ansible_collections.clusterfabric.multilink.plugins.module_utils import nat_apply  # noqa: E402  pylint: disable=wrong-import-position
-from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import (  # noqa: E402  pylint: disable=wrong-import-position
-    address_plan, nat_rules)
+from testbed import inventory as tb_inventory
+from testbed.podman import ROOT, podman
 
-LINKS = [{"name": "fab0", "subnet": "198.18.4.0/24"}, {"name": "fab1", "subnet": "198.18.5.0/24"}]
+LINKS = [{"name": "fab0", "subnet": "198.18.4.0/24", "device": "eth0"},
+         {"name": "fab1", "subnet": "198.18.5.0/24", "device": "eth1"}]
+DEVICES = dict((link["name"], link["device"]) for link in LINKS)
 NODES = {"n1": 1, "n2": 2, "n3": 3}
 STRICT = {"net.ipv4.conf.all.rp_filter": "1", "net.ipv4.conf.default.rp_filter": "1"}
 GROUP = "natlive"
-BIN = os.path.dirname(sys.executable)
+PREFIX = "cfm-nat-live"
+PROBE = os.path.join(ROOT, "benchmarks", "nat_probe.py")
+PROBE_IN_NODE = "/usr/local/bin/nat_probe.py"
 FOREIGN_NFT = ("table inet handmade {\n\tset keep {\n\t\ttype ipv4_addr\n\t\telements = { 192.0.2.1 }\n\t}\n\n"
                "\tchain out {\n\t\ttype filter hook output priority 10; policy accept;\n"
                "\t\tip daddr @keep counter\n\t}\n}\n")
@@ -47,17 +46,16 @@ FOREIGN_IPT = ("iptables -t nat -N HANDMADE && iptables -t nat -A HANDMADE -d 19
 
 
 @pytest.fixture(scope="module")
-def bed(image):
-    cluster = PodmanCluster("cfm-nat-live", LINKS, NODES, sysctls=STRICT)
-    cluster.up(image)
+def bed(testbed):
+    cluster = testbed(GROUP, PREFIX, NODES, {"fabric_links": LINKS, "testbed_sysctls": STRICT})
     try:
-        nat_split.install_probe(cluster)
+        for host in cluster.hosts:
+            cluster.copy(host, PROBE, PROBE_IN_NODE)
         for host in ("n2", "n3"):
-            cluster.run(host, "setsid python3 %s serve 3001 3002 >/dev/null 2>&1 </dev/null &"
-                        % nat_split.PROBE_IN_NODE)
+            cluster.background(host, "python3 %s serve 3001 3002" % PROBE_IN_NODE)
         for host in ("n2", "n3"):
             for port in (3001, 3002):
-                nat_split._wait_listening(cluster, host, port)  # pylint: disable=protected-access
+                cluster.wait_listening(host, port)
         yield cluster
     finally:
         cluster.down()
@@ -72,18 +70,21 @@ def link_of(bed, address):
 
 
 def probe(bed, rounds, targets, host="n1"):
-    out = bed.run(host, "python3 %s probe %d %s" % (nat_split.PROBE_IN_NODE, rounds, " ".join(targets))).stdout
+    out = bed.run(host, "python3 %s probe %d %s" % (PROBE_IN_NODE, rounds, " ".join(targets))).stdout
     return [tuple(row) for row in json.loads(out)]
 
 
+def node_links():
+    return [{"name": link["name"], "device": link["device"]} for link in LINKS]
+
+
 def apply(bed, host="n1", backend="nftables", persist=False, **options):
-    model = nat_rules.build(bed.plan, host, nat_split.links_with_devices(bed, host), ports=[3001], **options)
-    return nat_apply.converge(nat_split.PodmanHost(bed.container(host)), nat_rules.node_rules(model, backend),
-                              backend=backend, persist=persist)
+    model = nat_rules.build(bed.plan, host, node_links(), ports=[3001], **options)
+    return nat_apply.converge(bed.node(host), nat_rules.node_rules(model, backend), backend=backend, persist=persist)
 
 
 def remove(bed, host="n1"):
-    return nat_apply.converge(nat_split.PodmanHost(bed.container(host)), None)
+    return nat_apply.converge(bed.node(host), None)
 
 
 def assert_snat_matches_the_link(bed, rows):
@@ -177,7 +178,7 @@ def test_established_connections_keep_their_link_when_the_rules_change(bed):
     for index in range(2):
         path = "/tmp/hold%d" % index
         bed.run("n1", "rm -f %s %s.stop; setsid python3 %s hold %s %s >/dev/null 2>&1 </dev/null &"
-                % (path, path, nat_split.PROBE_IN_NODE, path, addr(bed, "n2", "fab0")))
+                % (path, path, PROBE_IN_NODE, path, addr(bed, "n2", "fab0")))
         deadline = time.time() + 10
         while not bed.run("n1", "cat %s 2>/dev/null; true" % path).stdout.strip():
             assert time.time() < deadline
@@ -201,7 +202,7 @@ def test_established_connections_keep_their_link_when_the_rules_change(bed):
 
 
 def test_persistence_brings_the_rules_back_after_a_restart_and_a_reboot(bed):
-    host = nat_split.PodmanHost(bed.container("n1"))
+    host = bed.node("n1")
     remove(bed)
     for backend in ("nftables", "iptables"):
         assert apply(bed, backend=backend, persist=True)["changed"]
@@ -235,12 +236,11 @@ def test_ipv6_tables_load_and_stay_in_sync_next_to_ipv4(bed):
     """Dual-stack plan: ip and ip6 tables (or iptables and ip6tables chains) in the kernel."""
     links = LINKS + [{"name": "v6a", "subnet": "2001:db8:4::/64"}, {"name": "v6b", "subnet": "2001:db8:5::/64"}]
     plan = address_plan.plan_addresses(NODES, links)
-    found = nat_split.devices(bed, "n1")
-    devices = [{"name": "fab0", "device": found["fab0"]}, {"name": "fab1", "device": found["fab1"]},
-               {"name": "v6a", "device": found["fab0"]}, {"name": "v6b", "device": found["fab1"]}]
+    devices = [{"name": "fab0", "device": DEVICES["fab0"]}, {"name": "fab1", "device": DEVICES["fab1"]},
+               {"name": "v6a", "device": DEVICES["fab0"]}, {"name": "v6b", "device": DEVICES["fab1"]}]
     model = nat_rules.build(plan, "n1", devices)
     assert model["families"] == ["ipv4", "ipv6"]
-    host = nat_split.PodmanHost(bed.container("n1"))
+    host = bed.node("n1")
     for backend in ("nftables", "iptables"):
         rules = nat_rules.node_rules(model, backend)
         assert nat_apply.converge(host, rules, backend=backend, persist=False)["changed"]
@@ -258,37 +258,16 @@ def test_ipv6_tables_load_and_stay_in_sync_next_to_ipv4(bed):
 
 # ---------------------------------------------------------------------------- through Ansible
 def write_inventory(bed, path, **group_vars):
-    hosts = {}
-    for host in bed.hosts:
-        hosts[host] = {"ansible_connection": "containers.podman.podman", "ansible_host": bed.container(host),
-                       "ansible_python_interpreter": "/usr/bin/python3", "fabric_node_id": bed.nodes[host],
-                       # podman may attach the networks in another order than asked
-                       "fabric_nat_devices": nat_split.devices(bed, host)}
-    variables = {"fabric_cluster_group": GROUP,
-                 "fabric_links": [dict(link, device="eth%d" % i) for i, link in enumerate(bed.links)]}
-    variables.update(group_vars)
-    with open(str(path), "w") as handle:
-        json.dump({"all": {"children": {GROUP: {"hosts": hosts, "vars": variables}}}}, handle)
-    return str(path)
+    """The bed's hosts with ``group_vars`` (fabric_nat_devices: what the plays below give the module)."""
+    return tb_inventory.write_cluster(str(path), GROUP, PREFIX, NODES, dict(
+        {"fabric_links": LINKS, "fabric_nat_devices": DEVICES}, **group_vars))
 
 
 def playbook(inventory, play, *args):
     """Run ansible-playbook with the json callback; returns (rc, {task name: {host: result}}, stats)."""
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "build", "collections"),
-               ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_NOCOLOR="1",
-               ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0")
-    result = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", inventory, play] + list(args),
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            universal_newlines=True, timeout=600, check=False)
-    try:
-        document = json.loads(result.stdout)
-    except ValueError:
-        raise AssertionError("ansible-playbook output is not JSON:\n%s\n%s" % (result.stdout, result.stderr))
-    tasks = {}
-    for play_result in document["plays"]:
-        for task in play_result["tasks"]:
-            tasks[task["task"]["name"].split(" : ", 1)[-1]] = task["hosts"]  # without "role : "
-    return result.returncode, tasks, document["stats"]
+    result = tb_inventory.ansible("ansible-playbook", inventory, play, *args, json=True, timeout=600)
+    tasks, stats = tb_inventory.tasks(result)
+    return result.returncode, tasks, stats
 
 
 MODULE_PLAY = """

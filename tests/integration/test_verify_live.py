@@ -23,9 +23,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
-import os
 import re
-import subprocess
 import sys
 import time
 
@@ -33,16 +31,12 @@ import pytest
 
 from testbed import aerospike as tba
 from testbed import inventory as tbi
-from testbed.cluster import Cluster
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NODES = {"n1": 1, "n2": 2}
 GROUP = "vfy"
 SERVER_GROUP = "vfysrv"
-BIN = os.path.dirname(sys.executable)
 SECONDS = 4
 STATUS = "/run/clusterfabric/linkwatch.json"
-CONNECTION = {"ansible_connection": "containers.podman.podman", "ansible_python_interpreter": "/usr/bin/python3"}
 
 
 def links(first):
@@ -50,22 +44,9 @@ def links(first):
             {"name": "fab1", "subnet": "198.19.%d.0/24" % (first + 1), "device": "eth1"}]
 
 
-def start_bed(path, group, prefix, group_vars):
-    """A test bed cluster of n1, n2 from a written inventory; the Cluster, with .inventory and .plan."""
-    hosts = dict((host, {"fabric_node_id": number, "ansible_host": "%s-%s" % (prefix, host)})
-                 for host, number in NODES.items())
-    inventory = tbi.write(str(path), group, hosts, dict(CONNECTION, testbed_prefix=prefix, **group_vars))
-    cluster = Cluster(tbi.topology(inventory))
-    cluster.inventory = inventory
-    cluster.plan = cluster.topo.plan
-    cluster.up()
-    return cluster
-
-
 @pytest.fixture(scope="module")
-def bed(image, tmp_path_factory):  # pylint: disable=unused-argument  # image: root, podman and the node image
-    cluster = start_bed(tmp_path_factory.mktemp("vfy") / "inventory.json", GROUP, "cfm-vfy",
-                        {"fabric_links": links(68), "testbed_rate_mbit": 200})
+def bed(testbed):
+    cluster = testbed(GROUP, "cfm-vfy", NODES, {"fabric_links": links(68), "testbed_rate_mbit": 200})
     try:
         for port in (5201, 5202):
             cluster.run("n2", "iperf3 -s -D -p %d" % port)
@@ -78,20 +59,11 @@ def bed(image, tmp_path_factory):  # pylint: disable=unused-argument  # image: r
         cluster.down()
 
 
-def run_playbook(args, timeout=900):
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "build", "collections"),
-               ANSIBLE_CALLBACK_RESULT_FORMAT="yaml", ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0",
-               ANSIBLE_LOCALHOST_WARNING="0")
-    return subprocess.run([os.path.join(BIN, args[0])] + list(args[1:]), cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, universal_newlines=True, timeout=timeout, check=False)
-
-
 def verify(bed, tmp_path, *args):
     """Run verify.yml; returns (rc, output, report)."""
     report = tmp_path / "report.json"
-    result = run_playbook(["ansible-playbook", "-i", bed.inventory, "playbooks/verify.yml",
-                           "-e", "verify_seconds=%d" % SECONDS, "-e", "verify_report=%s" % report] + list(args),
-                          timeout=300)
+    result = tbi.ansible("ansible-playbook", bed.inventory, "playbooks/verify.yml", "-e", "verify_seconds=%d" % SECONDS,
+                         "-e", "verify_report=%s" % report, *args, timeout=300)
     data = json.loads(report.read_text()) if report.exists() else None
     return result.returncode, result.stdout, data
 
@@ -233,7 +205,7 @@ def test_charts_without_matplotlib_stop_the_play_before_sampling(tmp_path):
 
 # ---------------------------------------------------------------------------- the server's view
 @pytest.fixture(scope="module")
-def server_bed(image, tmp_path_factory):  # pylint: disable=unused-argument
+def server_bed(testbed):
     present, reason = tba.available()
     if not present:
         pytest.skip(reason)
@@ -244,13 +216,13 @@ def server_bed(image, tmp_path_factory):  # pylint: disable=unused-argument
         "aerospike_namespaces": [{"name": "test", "replication-factor": 2,
                                   "storage-engine": {"type": "memory", "data-size": "512M"}}],
     }
-    cluster = start_bed(tmp_path_factory.mktemp("vfysrv") / "inventory.json", SERVER_GROUP, "cfm-vfysrv", group_vars)
+    cluster = testbed(SERVER_GROUP, "cfm-vfysrv", NODES, group_vars)
     try:
-        result = run_playbook(["ansible-playbook", "-i", cluster.inventory, "playbooks/site.yml"])
+        result = tbi.ansible("ansible-playbook", cluster.inventory, "playbooks/site.yml")
         assert result.returncode == 0, result.stdout[-5000:]
         # the new cluster's partitions settle before the figures are read
-        result = run_playbook(["ansible", "-i", cluster.inventory, SERVER_GROUP, "-m", "clusterfabric.multilink.aerospike_info",
-                               "-a", json.dumps({"wait_for": {"migrate_partitions_remaining": 0}, "timeout": 120})])
+        result = tbi.ansible("ansible", cluster.inventory, SERVER_GROUP, "-m", "clusterfabric.multilink.aerospike_info",
+                             "-a", json.dumps({"wait_for": {"migrate_partitions_remaining": 0}, "timeout": 120}))
         assert result.returncode == 0, result.stdout[-3000:]
         yield cluster
     finally:

@@ -9,14 +9,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import sys
 
 import pytest
 import testinfra
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import fabric_split  # noqa: E402  pylint: disable=wrong-import-position
-
+from testbed import podman
+from testbed.inventory import topology
 
 _TOPOLOGY = {}
 
@@ -26,9 +24,10 @@ def pytest_addoption(parser):
 
 
 def _topology(config):
+    """The test bed's view of the inventory (testbed.inventory.Topology: hosts, links, plan, ...)."""
     inventory = config.getoption("--inventory")
     if inventory not in _TOPOLOGY:
-        _TOPOLOGY[inventory] = fabric_split.topology(fabric_split.load_inventory(inventory))
+        _TOPOLOGY[inventory] = topology(inventory)
     return _TOPOLOGY[inventory]
 
 
@@ -39,11 +38,11 @@ def topo(request):
 
 def pytest_generate_tests(metafunc):
     if "node" in metafunc.fixturenames:
-        metafunc.parametrize("node", _topology(metafunc.config)["hosts"], indirect=True)
+        metafunc.parametrize("node", _topology(metafunc.config).hosts, indirect=True)
 
 
 @pytest.fixture
 def node(request, topo):
     """(inventory name, testinfra host) of one node, reached with podman exec."""
-    os.environ.setdefault("CONTAINERS_CONF", os.path.join(fabric_split.ROOT, "hack", "containers.conf"))
-    return request.param, testinfra.get_host("podman://" + topo["containers"][request.param])
+    os.environ.setdefault("CONTAINERS_CONF", podman.CONTAINERS_CONF)
+    return request.param, testinfra.get_host("podman://" + topo.containers[request.param])

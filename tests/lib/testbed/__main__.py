@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""python -m testbed up|down -i INVENTORY [--cluster NAME] [-e VARS]... | image"""
+"""python -m testbed up|down -i INVENTORY [--cluster NAME] [-e VARS]... | image | measure ... (testbed.measure)"""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -13,6 +13,10 @@ from testbed.cluster import clusters
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["measure"]:
+        from testbed import measure  # pylint: disable=import-outside-toplevel
+        return measure.main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m testbed", description="podman test bed clusters")
     sub = parser.add_subparsers(dest="command")
     sub.required = True
@@ -23,6 +27,7 @@ def main(argv=None):
         cmd.add_argument("-e", "--extra-vars", action="append", default=[], metavar="VARS",
                          help="override inventory variables as ansible-playbook -e does (e.g. testbed_rate_mbit=100)")
     sub.add_parser("image", help="build the node image (cached); print it and the server it carries")
+    sub.add_parser("measure", help="measure a converged cluster through playbooks/verify.yml (python -m testbed measure -h)")
     args = parser.parse_args(argv)
     try:
         if args.command == "image":

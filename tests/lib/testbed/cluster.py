@@ -38,6 +38,16 @@ class Cluster(object):
     def container(self, host):
         return self.topo.containers[host]
 
+    @property
+    def inventory(self):
+        """The inventory file the cluster was read from."""
+        return self.topo.inventory
+
+    @property
+    def plan(self):
+        """{host: {link: [addresses]}}: the collection's address plan."""
+        return self.topo.plan
+
     def mgmt_address(self, host):
         return self.topo.mgmt["addresses"][host] if self.topo.mgmt else None
 
@@ -153,20 +163,37 @@ class Cluster(object):
         return result
 
     def background(self, host, command):
-        """Start ``command`` in ``host`` detached from this process."""
-        self.run(host, "setsid sh -c %s >/dev/null 2>&1 </dev/null &" % _quote(command))
+        """Start ``command`` in ``host`` detached from this process, in a process group of its
+        own; returns its id (stop() ends that group, children included)."""
+        out = self.run(host, "setsid sh -c %s >/dev/null 2>&1 </dev/null & echo $!" % _quote(command)).stdout
+        return int(out.split()[-1])
+
+    def stop(self, host, pid):
+        """End the process group background() started (whatever is left of it)."""
+        self.run(host, "kill -- -%d 2>/dev/null; true" % int(pid))
+
+    def wait_listening(self, host, port, timeout=10):
+        """Until something in ``host`` listens on TCP ``port``."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.run(host, "ss -Hltn 'sport = :%d'" % int(port)).stdout.strip():
+                return
+            time.sleep(0.1)
+        raise TestbedError("%s: nothing listens on port %d after %d s" % (host, port, timeout))
+
+    def node(self, host):
+        """``host``'s container as the host object the collection's node code takes (nat_apply)."""
+        return Node(self.container(host))
 
     def copy(self, host, source, dest):
         self.run(host, "mkdir -p %s" % _quote(dest.rsplit("/", 1)[0] or "/"))
         pm.podman("cp", source, "%s:%s" % (self.container(host), dest))
 
     def counters(self, host):
-        """{link: {'tx': bytes, 'rx': bytes}} of ``host``'s fabric links, from the kernel."""
-        paths = " ".join("/sys/class/net/%s/statistics/tx_bytes /sys/class/net/%s/statistics/rx_bytes"
-                         % (link["device"], link["device"]) for link in self.topo.links)
-        values = [int(v) for v in self.run(host, "cat " + paths).stdout.split()]
-        return dict((link["name"], {"tx": values[2 * i], "rx": values[2 * i + 1]})
-                    for i, link in enumerate(self.topo.links))
+        """{link: {'tx': bytes, 'rx': bytes}} of ``host``'s fabric links, from the kernel through
+        the collection's link_sample (testbed.traffic.counters, the node tool)."""
+        from testbed import traffic  # pylint: disable=import-outside-toplevel
+        return traffic.counters(self, host)
 
     # ------------------------------------------------------------------ link failures
     def failure(self, kind, host, peer, link_name):
@@ -187,6 +214,46 @@ class Cluster(object):
         raise TestbedError("failure kind %r is not one of carrier, silent" % (kind,))
 
 
+class Node(object):
+    """A container as the host of the collection's node code (plugins/module_utils/nat_apply):
+    which, run, read, write, remove, exists through podman exec."""
+
+    found = {}  # (container, command) -> path: the node image does not change
+
+    def __init__(self, container):
+        self.container = container
+
+    def run(self, argv, data=None):
+        result = subprocess.run(["podman", "exec", "-i", self.container] + list(argv),
+                                input=data if data is not None else "", stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, universal_newlines=True, env=pm.env(), check=False)
+        return result.returncode, result.stdout, result.stderr
+
+    def which(self, name):
+        key = (self.container, name)
+        if key not in self.found:
+            rc, out, dummy = self.run(["sh", "-c", 'command -v "$0" || true', name])
+            out = out.strip()
+            self.found[key] = out if rc == 0 and out.startswith("/") else None
+        return self.found[key]
+
+    def read(self, path):
+        rc, out, dummy = self.run(["sh", "-c", 'test -f "$0" && cat "$0"', path])
+        return out if rc == 0 else None
+
+    def write(self, path, text, mode):
+        script = 'mkdir -p "$(dirname "$0")" && cat > "$0.tmp" && chmod %o "$0.tmp" && mv "$0.tmp" "$0"' % mode
+        rc, dummy, err = self.run(["sh", "-c", script, path], data=text)
+        if rc != 0:
+            raise TestbedError("%s: write %s: %s" % (self.container, path, err))
+
+    def remove(self, path):
+        self.run(["rm", "-f", path])
+
+    def exists(self, path):
+        return self.run(["test", "-e", path])[0] == 0
+
+
 def _quote(text):
     return "'" + text.replace("'", "'\"'\"'") + "'"
 
@@ -194,3 +261,9 @@ def _quote(text):
 def clusters(inventory, cluster=None, extra_vars=()):
     from testbed.inventory import topologies  # pylint: disable=import-outside-toplevel
     return [Cluster(topo) for topo in topologies(inventory, cluster, extra_vars)]
+
+
+def start(inventory, image=None, cluster=None):
+    """The one cluster of ``inventory`` (or the one named), (re)created and up."""
+    from testbed.inventory import topology  # pylint: disable=import-outside-toplevel
+    return Cluster(topology(inventory, cluster)).up(image)

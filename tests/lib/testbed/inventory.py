@@ -24,14 +24,21 @@ from testbed.podman import TestbedError
 PREFIX_RE = re.compile(r"cfm-[a-z0-9-]{1,20}")
 DEVICE_RE = re.compile(r"[a-z][a-z0-9]{0,11}")
 MGMT_DEVICE = "mgmt0"
+# How Ansible reaches the containers (group variables of every test bed inventory).
+CONNECTION = {"ansible_connection": "containers.podman.podman", "ansible_python_interpreter": "/usr/bin/python3"}
+
+
+def _tool(name):
+    """An Ansible command of this virtualenv (the one running), else the one on PATH."""
+    tool = os.path.join(os.path.dirname(sys.executable), name)
+    return tool if os.path.exists(tool) else name
 
 
 def load(inventory, extra_vars=()):
     """ansible-inventory --list of ``inventory`` (a path), as data; ``extra_vars``: ``-e`` values
     (key=value or YAML/JSON) that override the inventory as they would in a playbook run."""
-    tool = os.path.join(os.path.dirname(sys.executable), "ansible-inventory")
     extra = [arg for value in extra_vars or () for arg in ("-e", value)]
-    result = subprocess.run([tool if os.path.exists(tool) else "ansible-inventory", "-i", inventory, "--list"] + extra,
+    result = subprocess.run([_tool("ansible-inventory"), "-i", inventory, "--list"] + extra,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
     if result.returncode != 0:
         raise TestbedError("ansible-inventory -i %s failed: %s" % (inventory, result.stderr[-2000:]))
@@ -44,6 +51,51 @@ def write(path, group, hosts, group_vars):
     with open(path, "w") as handle:
         json.dump(inventory, handle, indent=2, sort_keys=True)
     return path
+
+
+def write_cluster(path, group, prefix, nodes, group_vars):
+    """The inventory of one test bed cluster: ``nodes`` {host: fabric_node_id} in containers
+    ``<prefix>-<host>`` reached with podman, ``group_vars`` (fabric_links with devices, role and
+    testbed_* variables) for the group; returns ``path``."""
+    hosts = dict((host, {"fabric_node_id": number, "ansible_host": "%s-%s" % (prefix, host)})
+                 for host, number in nodes.items())
+    return write(path, group, hosts, dict(CONNECTION, testbed_prefix=prefix, **group_vars))
+
+
+def ansible(tool, inventory, *args, **kwargs):
+    """``tool`` (ansible-playbook, ansible) of this virtualenv on ``inventory`` from the repository
+    root with the collection of build/collections; the CompletedProcess, output in stdout
+    (stderr too unless ``json``). ``json``: the ansible.posix.json callback, read with tasks().
+    ``timeout``: seconds (900)."""
+    json_output = kwargs.pop("json", False)
+    timeout = kwargs.pop("timeout", 900)
+    if kwargs:
+        raise TypeError("unexpected arguments %s" % sorted(kwargs))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(root, "build", "collections"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0")
+    env.setdefault("CONTAINERS_CONF", os.path.join(root, "hack", "containers.conf"))
+    if json_output:
+        env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
+    else:
+        env.setdefault("ANSIBLE_CALLBACK_RESULT_FORMAT", "yaml")
+    return subprocess.run([_tool(tool), "-i", str(inventory)] + [str(arg) for arg in args], cwd=root, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE if json_output else subprocess.STDOUT,
+                          universal_newlines=True, timeout=timeout, check=False)
+
+
+def tasks(result):
+    """({task name without its role: {host: result}}, stats) of an ansible(..., json=True) run."""
+    try:
+        document = json.loads(result.stdout)
+    except ValueError:
+        raise TestbedError("ansible-playbook output is not JSON (rc %d):\n%s\n%s"
+                           % (result.returncode, result.stdout[-4000:], result.stderr[-4000:]))
+    found = {}
+    for play in document["plays"]:
+        for task in play["tasks"]:
+            found[task["task"]["name"].split(" : ", 1)[-1]] = task["hosts"]
+    return found, document["stats"]
 
 
 def cluster_names(data):
@@ -64,9 +116,10 @@ def _rate(value, where):
 class Topology(object):
     """One cluster of the inventory: hosts (by node id), links, the address plan, test bed settings."""
 
-    def __init__(self, data, cluster):
+    def __init__(self, data, cluster, inventory=None):
         hostvars = data.get("_meta", {}).get("hostvars", {})
         self.cluster = cluster
+        self.inventory = inventory  # the path it was read from
         self.hosts = sorted((h for h, v in hostvars.items() if v.get("fabric_cluster_group") == cluster),
                             key=lambda h: int(hostvars[h]["fabric_node_id"]))
         if not self.hosts:
@@ -139,7 +192,7 @@ def topologies(inventory, cluster=None, extra_vars=()):
         names = [cluster]
     if not names:
         raise TestbedError("no host of inventory %s has fabric_cluster_group" % inventory)
-    return [Topology(data, name) for name in names]
+    return [Topology(data, name, inventory) for name in names]
 
 
 def topology(inventory, cluster=None):

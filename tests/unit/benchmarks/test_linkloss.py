@@ -54,13 +54,6 @@ def test_inventory_uses_only_the_benchmark_prefix_and_subnets():
         assert variables["aerospike_namespaces"][0]["replication-factor"] == 2
     hosts = linkloss.host_vars()
     assert sorted(h["ansible_host"] for h in hosts.values()) == ["cfm-ll-node1", "cfm-ll-node2"]
-    assert linkloss.sampler_args(linkloss.LINKS) == ["3001,3002", "fab0=eth0=198.19.176.0/24",
-                                                     "fab1=eth1=198.19.177.0/24"]
-
-
-def test_load_samples_skips_a_cut_line_and_sorts():
-    text = '{"t": 2, "bytes": {}, "sockets": {}}\n{"t": 1, "bytes": {}, "sockets": {}}\n{"t": 3, "by'
-    assert [s["t"] for s in linkloss.load_samples(text)] == [1, 2]
 
 
 def test_counter_interpolates_and_is_none_outside():
