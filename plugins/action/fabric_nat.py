@@ -104,6 +104,9 @@ class ActionModule(ActionBase):
     @staticmethod
     def _compute(args, result):
         """(rules for the node, watchdog configuration or None); fills ``result``'s rules, ruleset(6), watchdog."""
+        if args["watchdog"] and args["leave_watchdog"]:
+            raise FabricError("watchdog and leave_watchdog are both true: run the link watchdog here, or leave it to "
+                              "the role that owns it (the mptcp role under fabric_strategy mptcp)")
         if args["state"] == "absent":
             return None, None
         backend, model = args["backend"], args["model"]
@@ -135,7 +138,9 @@ class ActionModule(ActionBase):
 
     def _module(self, task_vars, args, rules, config):
         """Run the module once with what it applies (the program transferred first when it may be needed)."""
-        if config is None:
+        if args["leave_watchdog"]:
+            watchdog = None
+        elif config is None:
             watchdog = {"state": "absent"}
         else:
             checker = daemon()

@@ -14,6 +14,14 @@ link whose subnet holds their local address. A socket this node opened keeps the
 was opened with, also when the NAT rules moved it to another link (DNAT to the peer's address
 there, SNAT to this node's): for those the connection tracking table
 (/proc/net/nf_conntrack) tells the peer address the connection really goes to.
+
+Under fabric_strategy mptcp every fabric connection is a Multipath TCP connection made of one
+TCP *subflow* per link; ``ss -tni`` lists each subflow as a TCP socket whose info line has
+``tcp-ulp-mptcp ... token:REMOTE(id:N)/LOCAL(id:M)``, the same tokens for every subflow of one
+connection. mptcp_subflows() groups them by token and puts each subflow on the link of its local
+address; a connection whose subflows cover fewer links than the node has is *short* (a subflow
+that died and was not re-created, a join refused). The kernel's MPJoin counters (nstat's
+MPTcpExtMPJoin*, read from /proc/net/netstat) tell whether joins happen and fail.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -22,6 +30,7 @@ __metaclass__ = type
 import ipaddress
 import json
 import os
+import re
 import time
 
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
@@ -29,6 +38,9 @@ from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors imp
 SYS_NET = "/sys/class/net"
 STATUS_FILE = "/run/clusterfabric/linkwatch.json"
 CONNTRACK_FILE = "/proc/net/nf_conntrack"
+NETSTAT_FILE = "/proc/net/netstat"
+# At most this many short connections are listed one by one (all are counted).
+SHORT_LISTED = 20
 # A tick counts as missed when the sampler reaches it later than this fraction of an interval:
 # a reading taken that late would not be simultaneous with the other nodes' any more.
 LATE_FRACTION = 0.2
@@ -263,3 +275,103 @@ def read_conntrack(port, path=None):
             return parse_conntrack(handle, port)
     except (IOError, OSError):
         return None
+
+
+# ---------------------------------------------------------------------------- MPTCP subflows
+_TOKEN_RE = re.compile(r"token:([0-9a-fA-F]+)(?:\(id:\d+\))?(?:/([0-9a-fA-F]+)(?:\(id:\d+\))?)?")
+
+
+def subflows_command(port):
+    """The ss command line for established TCP sockets on ``port`` with their info (``-i``): the
+    info of an MPTCP subflow names the connection's tokens."""
+    return ["ss", "-Htni", "state", "established", "( sport = :%d or dport = :%d )" % (port, port)]
+
+
+def parse_subflows(text):
+    """[(local ip, local port, remote ip, remote port, token or None)] from ``ss -Htni`` output.
+
+    A socket line (Recv-Q Send-Q Local Peer) is followed by indented info lines; ``token`` is the
+    connection's ``REMOTE/LOCAL`` token pair of an MPTCP subflow (``tcp-ulp-mptcp``), None for a
+    plain TCP socket."""
+    out = []
+    current = None
+    for line in text.splitlines():
+        if line[:1] in (" ", "\t"):
+            if current is not None and "tcp-ulp-mptcp" in line:
+                match = _TOKEN_RE.search(line)
+                current[4] = ("%s/%s" % (match.group(1), match.group(2) or "")) if match else "?"
+            continue
+        fields = line.split()
+        current = None
+        if len(fields) < 4:
+            continue
+        local, remote = parse_endpoint(fields[2]), parse_endpoint(fields[3])
+        if local is None or remote is None:
+            continue
+        current = [local[0], local[1], remote[0], remote[1], None]
+        out.append(current)
+        rest = " ".join(fields[4:])
+        if "tcp-ulp-mptcp" in rest:  # info on the same line (older ss)
+            match = _TOKEN_RE.search(rest)
+            current[4] = ("%s/%s" % (match.group(1), match.group(2) or "")) if match else "?"
+    return [tuple(entry) for entry in out]
+
+
+def mptcp_subflows(links, port, sockets):
+    """The subflows of the MPTCP fabric connections per link, and the connections short of a link.
+
+    links: [{name, subnet}]; sockets: parse_subflows() output. Returns {port, connections (MPTCP
+    connections on the port, opened and accepted), opened, plain (fabric connections without
+    MPTCP: fallen back, or a peer without it), links {name: {subflows, connections}}, other
+    (subflows on none of the links), short (connections whose subflows cover fewer links than
+    there are), short_listed [{direction, peer, subflows, links}]}."""
+    networks = link_networks(links)
+    names = [name for name, dummy in networks]
+    per_link = dict((name, {"subflows": 0, "connections": 0}) for name in names)
+    connections = {}
+    plain = other = 0
+    for local, local_port, remote, remote_port, token in sockets:
+        if local_port == port:
+            direction = "in"
+        elif remote_port == port:
+            direction = "out"
+        else:
+            continue
+        if token is None:
+            plain += 1
+            continue
+        name = _link_of(local, networks)
+        entry = connections.setdefault(token, {"direction": direction, "peer": str(remote), "subflows": 0, "links": []})
+        entry["subflows"] += 1
+        if name is None:
+            other += 1
+            continue
+        per_link[name]["subflows"] += 1
+        if name not in entry["links"]:
+            entry["links"].append(name)
+            per_link[name]["connections"] += 1
+    short = [entry for dummy, entry in sorted(connections.items()) if len(entry["links"]) < len(names)]
+    return {"port": port, "connections": len(connections),
+            "opened": sum(1 for entry in connections.values() if entry["direction"] == "out"),
+            "plain": plain, "links": per_link, "other": other, "short": len(short),
+            "short_listed": [dict(entry, links=sorted(entry["links"], key=names.index)) for entry in short[:SHORT_LISTED]]}
+
+
+def parse_netstat(text, prefix="MPJoin"):
+    """{counter: value} of the MPTcpExt counters of /proc/net/netstat whose name starts with ``prefix``
+    (what ``nstat -az MPTcpExtMPJoin*`` shows, without the MPTcpExt)."""
+    lines = text.splitlines()
+    for header, values in zip(lines, lines[1:]):
+        if header.startswith("MPTcpExt:") and values.startswith("MPTcpExt:"):
+            pairs = zip(header.split()[1:], values.split()[1:])
+            return dict((name, int(value)) for name, value in pairs if name.startswith(prefix) and value.isdigit())
+    return {}
+
+
+def read_netstat(path=None):
+    """parse_netstat() of /proc/net/netstat; {} without it or without MPTCP."""
+    try:
+        with open(path or NETSTAT_FILE) as handle:
+            return parse_netstat(handle.read())
+    except (IOError, OSError):
+        return {}

@@ -3,13 +3,17 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The link watchdog on a host: its program, configuration and unit, and its service.
 
-Part of the fabric_nat module's one change (nat_apply.converge calls it with its Change and
-Tools): removal() goes first (stopping the daemon puts every lane back before the rules
-change), install() last (the daemon works on the tables the rules just loaded). The program
-arrives from the action plugin as a file in the host's temporary directory (roles/nat/files/
-linkwatch.py of the collection) and is compared by its sha256 digest, so check mode needs only
-the digest. A change of the program, configuration or unit restarts a running daemon, which
-starts again from its status file (paths that are down stay down).
+Part of the one change of the module of the role that owns the watchdog under the host's
+fabric_strategy (the inventory contract decides): fabric_nat (nat_apply.converge) in NAT mode,
+fabric_mptcp (mptcp_apply.converge) in MPTCP mode; the other role's module leaves it alone.
+Both call it with their own Change and Tools (duck-typed: change.add(header, before, after,
+actions); tools.host, find, need, run). removal() goes first (stopping the daemon puts every
+lane back before the rules change), install() last (the daemon works on the tables or endpoints
+just put in place). The program arrives from the action plugin as a file in the host's temporary
+directory (roles/nat/files/linkwatch.py of the collection) and is compared by its sha256 digest,
+so check mode needs only the digest. A change of the program, configuration or unit restarts a
+running daemon, which starts again from its status file (paths that are down stay down).
+``services=False`` (a module writing into a staging root) handles the files only.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -42,11 +46,11 @@ def _program_text(digest):
     return "(linkwatch.py, sha256 %s)\n" % digest if digest else ""
 
 
-def removal(change, tools):
+def removal(change, tools, services=True):
     """Stop the watchdog (it puts every lane back on the way out), then remove its files."""
     host = tools.host
     unit_file = host.read(WATCHDOG_UNIT_PATH)
-    systemctl = tools.find("systemctl")
+    systemctl = tools.find("systemctl") if services else None
     if unit_file is not None:
         enabled, active = unit_state(tools, WATCHDOG_UNIT)
         if enabled or active:
@@ -68,17 +72,17 @@ def removal(change, tools):
                                                                   what="systemctl daemon-reload")])
 
 
-def install(change, tools, wanted, check_mode):
+def install(change, tools, wanted, check_mode, module="clusterfabric.multilink.fabric_nat", services=True):
     """Program, configuration and unit as ``wanted`` says; enabled, running, restarted on a change."""
     host = tools.host
-    systemctl = tools.need("systemctl", "watchdog (a systemd service runs the link watchdog)")
+    systemctl = tools.need("systemctl", "watchdog (a systemd service runs the link watchdog)") if services else None
     program = wanted["program"]
     changed = []
     digest = host.sha256(WATCHDOG_PROGRAM)
     if digest != program["sha256"]:
         if not program.get("src") and not check_mode:
             raise FabricError("watchdog: the program differs from the installed one but was not sent; "
-                              "run the task as clusterfabric.multilink.fabric_nat (its action plugin sends it)")
+                              "run the task as %s (its action plugin sends it)" % module)
         change.add(WATCHDOG_PROGRAM, _program_text(digest), _program_text(program["sha256"]),
                    [lambda: host.install(program["src"], WATCHDOG_PROGRAM, 0o644)])
         changed.append("program")
@@ -91,6 +95,8 @@ def install(change, tools, wanted, check_mode):
     if "unit" in changed and systemctl and host.exists("/run/systemd/system"):
         change.add(WATCHDOG_UNIT_PATH, "", "", [lambda: tools.run([systemctl, "daemon-reload"],
                                                                   what="systemctl daemon-reload")])
+    if not services:
+        return
     # Without our unit file the service is not enabled and hardly running: no need to ask systemd
     # (a restart then starts it, and would also restart a daemon left running without its unit).
     enabled, active = unit_state(tools, WATCHDOG_UNIT) if current_unit is not None else (False, False)

@@ -20,7 +20,7 @@ description:
     host of a cluster, one interface-name rule for every device), C(fabric_ports),
     C(fabric_strategy), C(fabric_roles), and for each role a host runs, that role's variables
     against its C(meta/argument_specs.yml) plus what a spec cannot express: the link render model,
-    the NAT rules and every value of aerospike.conf."
+    the NAT rules, the MPTCP endpoints and every value of aerospike.conf."
   - Every error names the host, the variable and the offending value; the first one fails the
     task, so run it with C(run_once) before any host changes (C(playbooks/site.yml) does).
   - Runs on the controller only; nothing on the hosts is read or changed.
@@ -31,8 +31,8 @@ options:
         otherwise.
     type: list
     elements: str
-    choices: [links, nat, aerospike]
-    default: [links, nat, aerospike]
+    choices: [links, nat, mptcp, aerospike]
+    default: [links, nat, mptcp, aerospike]
   hosts:
     description:
       - Normalise only the clusters these hosts belong to (every host of those clusters is
@@ -89,7 +89,8 @@ clusters:
 hosts:
   description:
     - Per host C(cluster), C(node_id), C(strategy), C(ports), C(roles), C(links) (C(name), C(device), C(family),
-      C(subnet), C(prefixlen), C(addresses)) and one block per role it runs (C(links_role), C(nat), C(aerospike)).
+      C(subnet), C(prefixlen), C(addresses)) and one block per role it runs (C(links_role), C(nat), C(mptcp),
+      C(aerospike)).
   returned: success
   type: dict
 """

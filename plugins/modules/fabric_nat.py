@@ -148,6 +148,12 @@ options:
       - The whole configuration is checked on the controller by the watchdog's own check before
         the module runs.
     type: dict
+  leave_watchdog:
+    description:
+      - Leave the link watchdog as it is, whatever O(state) (another role owns it: the
+        P(clusterfabric.multilink.mptcp#role) role under C(fabric_strategy=mptcp)); O(watchdog=true) is then refused.
+    type: bool
+    default: false
   persist:
     description:
       - Load the rules at boot. nftables writes C(/etc/clusterfabric-multilink/nat.nft), iptables

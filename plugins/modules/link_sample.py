@@ -25,6 +25,11 @@ description:
     goes to when NAT rules (the C(nat) role) moved it to another link.
   - With O(service_port), tells whether anything listens on that port (the database's service
     port; C(playbooks/verify.yml) asks the server only where one listens).
+  - With O(mptcp) and O(fabric_port), also counts the subflows of the Multipath TCP connections on
+    that port per link (C(ss -tni): each subflow is a TCP socket with C(tcp-ulp-mptcp) and its
+    connection's token), lists the connections whose subflows cover fewer links than there are,
+    and reads the kernel's MPJoin counters (C(nstat)'s C(MPTcpExtMPJoin*), from C(/proc/net/netstat))
+    before and after the window.
   - Reads only; changes nothing on the host. Used by C(playbooks/verify.yml), which turns the
     readings of all nodes into per-link throughput and shares with the
     P(clusterfabric.multilink.fabric_throughput#filter) filter.
@@ -66,6 +71,12 @@ options:
       - A port to look for a listening socket on (Aerospike's service port). Not given,
         RV(service_listening) is null.
     type: int
+  mptcp:
+    description:
+      - Count the subflows of the MPTCP connections on O(fabric_port) per link (C(fabric_strategy=mptcp));
+        without O(fabric_port) nothing is counted and RV(mptcp) is null.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -157,6 +168,20 @@ service_listening:
   description: Whether a socket listens on O(service_port); null without O(service_port) or when C(ss) failed.
   returned: success
   type: bool
+mptcp:
+  description:
+    - With O(mptcp) and O(fabric_port), the Multipath TCP connections on the port after the window, else null.
+    - C(port); C(connections) (MPTCP connections, opened and accepted) and C(opened); C(plain) (fabric
+      connections without MPTCP: fallen back, or a peer without it); C(links) (link name to C(subflows) and
+      C(connections) with a subflow there); C(other) (subflows on none of the links); C(short) (connections
+      whose subflows cover fewer links than there are) and C(short_listed) (up to 20 of them, each with
+      C(direction), C(peer), C(subflows), C(links)); C(joins) (the MPJoin counters after the window) and
+      C(joins_window) (their growth over it); C(error) (why C(ss) failed).
+  returned: success
+  type: dict
+  sample: {port: 3001, connections: 24, opened: 12, plain: 0, other: 0, short: 0, short_listed: [],
+           links: {fab0: {subflows: 24, connections: 24}, fab1: {subflows: 24, connections: 24}},
+           joins: {MPJoinSynRx: 12, MPJoinAckRx: 12, MPJoinSynAckRx: 12}, joins_window: {MPJoinSynRx: 0}, error: null}
 """
 
 import time
@@ -176,10 +201,12 @@ def main():
             status_file=dict(type="str", default=link_sample.STATUS_FILE),
             fabric_port=dict(type="int"),
             service_port=dict(type="int"),
+            mptcp=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
     params = module.params
+    joins_before = link_sample.read_netstat() if params["mptcp"] and params["fabric_port"] is not None else None
     try:
         paths = link_sample.counter_paths(params["links"])
         samples = link_sample.sample(paths, params["seconds"], params["interval"], start_at=params["start_at"])
@@ -193,7 +220,8 @@ def main():
     clock = time.time()
     module.exit_json(changed=False, samples=samples, status=status, status_error=error, clock=clock,
                      fabric_sockets=fabric_sockets(module, params["links"], params["fabric_port"]),
-                     service_listening=listening(module, params["service_port"]))
+                     service_listening=listening(module, params["service_port"]),
+                     mptcp=mptcp(module, params["links"], params["fabric_port"], joins_before))
 
 
 def _ss(module, port, listening_only=False):
@@ -217,6 +245,27 @@ def fabric_sockets(module, links, port):
     except FabricError as exc:
         module.fail_json(msg=str(exc))
     counts["error"] = None
+    return counts
+
+
+def mptcp(module, links, port, joins_before):
+    if joins_before is None:
+        return None
+    joins = link_sample.read_netstat()
+    window = dict((name, value - joins_before.get(name, 0)) for name, value in joins.items())
+    if not 0 < port < 65536:
+        text, error = None, "port %d is not a TCP port" % port
+    else:
+        rc, text, err = module.run_command(link_sample.subflows_command(port))
+        error = None if rc == 0 else "ss failed (%d): %s" % (rc, (err or text).strip()[:500])
+    if error:
+        return {"port": port, "connections": 0, "opened": 0, "plain": 0, "links": {}, "other": 0, "short": 0,
+                "short_listed": [], "joins": joins, "joins_window": window, "error": error}
+    try:
+        counts = link_sample.mptcp_subflows(links, port, link_sample.parse_subflows(text))
+    except FabricError as exc:
+        module.fail_json(msg=str(exc))
+    counts.update(joins=joins, joins_window=window, error=None)
     return counts
 
 

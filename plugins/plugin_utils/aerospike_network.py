@@ -11,7 +11,7 @@ __metaclass__ = type
 
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
 
-STRATEGIES = ("native", "balanced", "single")
+STRATEGIES = ("native", "balanced", "single", "mptcp")
 EDITIONS = ("community", "enterprise")
 COMMUNITY_MAX_SEEDS = 8
 FIRST_ADMIN_VERSION = (8, 1)
@@ -130,7 +130,8 @@ def channel_fds(strategy, lanes):
     channel gets one socket per lane (at most 128, the server's limit); rw (8) only beyond 8
     lanes. ctrl and meta (1 socket each) carry a few small messages and are left alone. A value
     in aerospike_network.fabric still wins. native picks at random, so more sockets would only
-    change its odds; single has one lane.
+    change its odds; single has one lane; under mptcp every socket uses every link (a subflow
+    per link), so the defaults stay.
     """
     if strategy != "balanced":
         return {}
@@ -203,6 +204,8 @@ def build_network(host, plan, links, **kwargs):
     if options["strategy"] == "single":
         fabric_addresses = own.get(link_names[0], [])[:1]
     else:
+        # native, balanced and mptcp: every address (under mptcp the peers join each of them with a
+        # subflow, and a join to an address the server does not bind is answered with a reset)
         fabric_addresses = all_addresses
 
     service = {"address": _strings(options, "service_addresses"), "port": service_port,

@@ -11,9 +11,9 @@ what every role, module and the verify playbook read instead of the raw variable
                             "links": [link name, ...], "ports": [...], "strategy": str}},
      "hosts": {host: {"cluster", "node_id", "strategy", "ports", "roles",
                       "links": [{name, device, family, subnet, prefixlen, addresses}],
-                      "links_role": {...}, "nat": {...}, "aerospike": {...}}}}
+                      "links_role": {...}, "nat": {...}, "mptcp": {...}, "aerospike": {...}}}}
 
-(contract_roles.py builds the three role blocks). Every error names the host, the variable and
+(contract_roles.py builds the role blocks). Every error names the host, the variable and
 the offending value; the first error stops the run, because site.yml must not change any host
 of a fleet whose inventory is inconsistent.
 """
@@ -31,7 +31,7 @@ from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors imp
 from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.address_plan import plan_addresses
 from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import contract_roles
 
-STRATEGIES = ("balanced", "single", "native")
+STRATEGIES = ("balanced", "single", "native", "mptcp")
 DEFAULT_STRATEGY = "balanced"
 DEFAULT_PORTS = [3001]
 # The inventory contract's variables; roles read more, and check those themselves.
@@ -303,5 +303,6 @@ def normalise(groups, hostvars, params=None, roles=ROLES, only=None):
                 if role in role_params:
                     entry[contract_roles.BLOCKS[role]] = contract_roles.build(
                         role, host, entry, data, variables["fabric_links"], role_params[role])
+            contract_roles.link_blocks(entry)
             hosts[host] = entry
     return {"clusters": clusters, "hosts": hosts}

@@ -9,19 +9,33 @@ express and everything the role's module needs, computed once per host and run:
 
 - ``links_role``: the render model of the host's links (link_model.py) and the role's settings;
 - ``nat``: state, backend, the watchdog settings and the NAT rules (nat_rules.py) when present;
+- ``mptcp``: state, the wrapped services, the endpoints and limits (mptcp_plan.py) when present;
 - ``aerospike``: the whole aerospike.conf as data, checked value by value, and the file settings.
+
+The link watchdog (roles/nat/files/linkwatch.py) has one owner per strategy (WATCHDOG_OWNER):
+the nat role under balanced and single (NAT mode), the mptcp role under mptcp (MPTCP mode),
+nobody under native. Both blocks carry ``watchdog_owner``; the role that does not own it leaves
+it alone, so two roles never install and remove it in turn.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import re
+
 from ansible_collections.clusterfabric.multilink.plugins.module_utils import aerospike_conf
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
-from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import nat_rules
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import mptcp_plan, nat_rules
 from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import aerospike_network, link_model
 
-ROLES = ("links", "nat", "aerospike")
-BLOCKS = {"links": "links_role", "nat": "nat", "aerospike": "aerospike"}
+ROLES = ("links", "nat", "mptcp", "aerospike")
+BLOCKS = {"links": "links_role", "nat": "nat", "mptcp": "mptcp", "aerospike": "aerospike"}
+# Which role runs the link watchdog under each fabric_strategy (see the module docstring).
+WATCHDOG_OWNER = {"balanced": "nat", "single": "nat", "mptcp": "mptcp", "native": None}
+# A systemd service the mptcp role wraps (a drop-in per service), and the LD_PRELOAD library path
+# it may be given: nothing systemd would read as a specifier, a quote or a second assignment.
+SERVICE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9:_.@-]{0,240}\.service")
+LIBRARY_RE = re.compile(r"/[A-Za-z0-9._+/-]{1,1000}")
 # Where each context of aerospike.conf comes from, for messages.
 AEROSPIKE_SOURCES = {
     "service": "aerospike_service",
@@ -46,7 +60,21 @@ NAT_VARIABLES = (("weights", "fabric_nat_weights"), ("primary_link", "fabric_nat
 
 def build(role, host, entry, cluster, fabric_links, params):
     """The ``role`` block of ``host`` (see the module docstring)."""
-    return {"links": _links, "nat": _nat, "aerospike": _aerospike}[role](host, entry, cluster, fabric_links, params)
+    return {"links": _links, "nat": _nat, "mptcp": _mptcp, "aerospike": _aerospike}[role](
+        host, entry, cluster, fabric_links, params)
+
+
+def link_blocks(entry):
+    """What one role's block takes from another's, once every block of the host is built: the
+    mptcp role's opt-in restart of the Aerospike service waits as the aerospike role's does."""
+    mptcp, aerospike = entry.get("mptcp"), entry.get("aerospike")
+    if not mptcp or not aerospike or not mptcp["restart"] or aerospike["restart_wait"] == "none":
+        return
+    service = aerospike["service_name"]
+    unit = service if service.endswith(".service") else service + ".service"
+    if unit in mptcp["services"]:
+        mptcp["restart_wait"] = {"service": unit, "port": aerospike["service_port"], "wait": aerospike["restart_wait"],
+                                 "cluster_size": aerospike["cluster_size"], "timeout": aerospike["restart_wait_timeout"]}
 
 
 def _links(host, entry, cluster, fabric_links, params):
@@ -63,23 +91,26 @@ def _links(host, entry, cluster, fabric_links, params):
             "nm_port_keys": params["fabric_links_nm_port_keys"], "model": model}
 
 
-def _watchdog(host, params):
-    settings = {"probe": params["fabric_nat_watchdog_probe"],
-                "hold_down_s": float(params["fabric_nat_watchdog_hold_down_s"])}
+def _watchdog(host, params, prefix="fabric_nat_watchdog_"):
+    """The watchdog's settings from the role's ``prefix``* variables (nat: fabric_nat_watchdog_, mptcp:
+    fabric_mptcp_watchdog_), checked against the daemon's own limits."""
+    settings = {"probe": params[prefix + "probe"], "hold_down_s": float(params[prefix + "hold_down_s"])}
     for name, (variable, low, high) in WATCHDOG_LIMITS.items():
+        variable = prefix + variable[len("fabric_nat_watchdog_"):]
         value = params[variable]
         if not low <= value <= high:
             raise FabricError("host %s: %s is %r; use an integer from %d to %d" % (host, variable, value, low, high))
         settings[name] = value
     if not 0 <= settings["hold_down_s"] <= 3600:
-        raise FabricError("host %s: fabric_nat_watchdog_hold_down_s is %r; use 0 to 3600 seconds"
-                          % (host, params["fabric_nat_watchdog_hold_down_s"]))
+        raise FabricError("host %s: %shold_down_s is %r; use 0 to 3600 seconds"
+                          % (host, prefix, params[prefix + "hold_down_s"]))
     return settings
 
 
 def _nat(host, entry, cluster, fabric_links, params):
     strategy = entry["strategy"]
-    state = "absent" if strategy == "native" else "present"
+    # mptcp: NAT rotation and MPTCP exclude each other (a NAT-rotated connection gets no extra subflow)
+    state = "absent" if strategy in ("native", "mptcp") else "present"
     watchdog = bool(params["fabric_nat_watchdog_enabled"]) and state == "present"
     if watchdog and params["fabric_nat_backend"] != "nftables":
         raise FabricError(
@@ -92,14 +123,11 @@ def _nat(host, entry, cluster, fabric_links, params):
              "spread": "primary" if strategy == "single" else "all",
              "primary_link": params["fabric_nat_primary_link"] or entry["links"][0]["name"],
              "weights": dict(params["fabric_nat_weights"] or {}),
-             "watchdog": _watchdog(host, params) if watchdog else None, "model": None}
+             "watchdog": _watchdog(host, params) if watchdog else None,
+             "watchdog_owner": WATCHDOG_OWNER[strategy], "model": None}
     if state == "absent":
         return block
-    for index, link in enumerate(entry["links"]):
-        if not link["device"]:
-            raise FabricError("host %s: fabric_links[%d] (link %s) has no device; the nat role steers connections "
-                              "per interface: set device, or fabric_nat_devices.%s for this host"
-                              % (host, index, link["name"], link["name"]))
+    _devices(host, entry, "nat")
     try:
         block["model"] = nat_rules.build(
             cluster["plan"], host, [{"name": link["name"], "device": link["device"]} for link in entry["links"]],
@@ -112,6 +140,49 @@ def _nat(host, entry, cluster, fabric_links, params):
                 text = variable + text[len(name):]
         raise FabricError("host %s: %s" % (host, text))
     block["weights"] = dict((link["name"], link["weight"]) for link in block["model"]["links"])
+    return block
+
+
+def _devices(host, entry, role):
+    for index, link in enumerate(entry["links"]):
+        if not link["device"]:
+            raise FabricError("host %s: fabric_links[%d] (link %s) has no device; the %s role %s: set device, or "
+                              "fabric_nat_devices.%s for this host" % (
+                                  host, index, link["name"], role,
+                                  "steers connections per interface" if role == "nat" else "binds each endpoint to its interface",
+                                  link["name"]))
+
+
+def _mptcp(host, entry, cluster, fabric_links, params):
+    strategy = entry["strategy"]
+    state = "present" if strategy == "mptcp" else "absent"
+    services = list(params["fabric_mptcp_services"])
+    for service in services:
+        if not isinstance(service, str) or not SERVICE_RE.fullmatch(service):
+            raise FabricError("host %s: fabric_mptcp_services entry %r is not a systemd service name (NAME.service, "
+                              "letters, digits and :_.@-)" % (host, service))
+    if len(set(services)) != len(services):
+        raise FabricError("host %s: fabric_mptcp_services lists a service twice: %r" % (host, services))
+    library = params["fabric_mptcp_library"]
+    if library and not LIBRARY_RE.fullmatch(library):
+        raise FabricError("host %s: fabric_mptcp_library is %r; give an absolute path of letters, digits and ._+/- "
+                          "(or \"\" for the mptcpize package's library of the host's OS family)" % (host, library))
+    block = {"state": state, "services": services, "library": library,
+             "install_packages": params["fabric_mptcp_install_packages"], "restart": params["fabric_mptcp_restart"],
+             "restart_wait": None, "root": params["fabric_mptcp_root"].rstrip("/"),
+             # under mptcp the nat role (absent) runs first on this host and removes its NAT rules
+             "nat_first": "nat" in entry["roles"],
+             "watchdog_owner": WATCHDOG_OWNER[strategy], "watchdog": None, "model": None}
+    if state == "absent":
+        return block
+    _devices(host, entry, "mptcp")
+    try:
+        block["model"] = mptcp_plan.build(cluster["plan"], host, [{"name": link["name"], "device": link["device"]}
+                                                                  for link in entry["links"]], entry["ports"])
+    except FabricError as exc:
+        raise FabricError("host %s: fabric_strategy mptcp: %s" % (host, exc))
+    if params["fabric_mptcp_watchdog_enabled"]:
+        block["watchdog"] = _watchdog(host, params, "fabric_mptcp_watchdog_")
     return block
 
 

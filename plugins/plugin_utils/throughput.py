@@ -9,7 +9,9 @@ the same summed per cluster, a per-interval series for plots, and each node's wa
 in a few words. Shares count both directions (tx + rx): a node that only receives replicas is
 as unbalanced as one that only sends them. Where verify.yml asked the database server on a
 node, what the server says (cluster size, migrations pending, fabric connections per link
-counted with ss) comes along per node. Pure Python, no Ansible import.
+counted with ss) comes along per node, and under fabric_strategy mptcp the subflows of the
+Multipath TCP fabric connections per link, flagging a connection with fewer subflows than
+links. Pure Python, no Ansible import.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -244,6 +246,68 @@ def server(raw, expected=None):
     return out
 
 
+def _join_words(counters, window):
+    names = sorted(name for name, value in (counters or {}).items() if value)
+    return ", ".join("%s %s (+%s)" % (name[len("MPJoin"):] if name.startswith("MPJoin") else name, counters[name],
+                                      (window or {}).get(name, 0)) for name in names)
+
+
+def mptcp(raw, links=()):
+    """The subflows of one node's Multipath TCP fabric connections in a few words: {state, head, details, ...}.
+
+    raw: link_sample's ``mptcp`` result (None: not counted). state: error (ss failed), idle (no
+    fabric connection), short (a connection whose subflows cover fewer links than there are, or
+    one without MPTCP at all: fallen back to plain TCP), ok. links: the node's link names, in order."""
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raw = {"error": "subflow view malformed: %s" % _show(raw)[:200]}
+    per_link = raw.get("links") if isinstance(raw.get("links"), Mapping) else {}
+    names = [name for name in links if name in per_link] + sorted(name for name in per_link if name not in links)
+    out = {"state": None, "head": None, "details": [], "connections": _count(raw.get("connections")),
+           "opened": _count(raw.get("opened")), "plain": _count(raw.get("plain")) or 0,
+           "short": _count(raw.get("short")) or 0, "other": _count(raw.get("other")) or 0,
+           "links": dict((name, {"subflows": _count((per_link[name] or {}).get("subflows")),
+                                 "connections": _count((per_link[name] or {}).get("connections"))}) for name in names),
+           "short_listed": list(raw.get("short_listed") or []), "joins": dict(raw.get("joins") or {}),
+           "joins_window": dict(raw.get("joins_window") or {}), "error": raw.get("error")}
+    if out["error"]:
+        out.update(state="error", head="subflows not counted: %s" % out["error"])
+        return out
+    flagged = out["short"] + (out["plain"] if len(names) > 1 else 0)
+    words = ["%s connection%s (%s opened)" % (out["connections"], "" if out["connections"] == 1 else "s",
+                                              "?" if out["opened"] is None else out["opened"])]
+    if names:
+        words.append("subflows " + ", ".join("%s %s" % (name, out["links"][name]["subflows"]) for name in names))
+    if not out["connections"] and not out["plain"]:
+        out["state"] = "idle"
+        words = ["no fabric connection"]
+    elif flagged:
+        out["state"] = "short"
+        parts = []
+        if out["short"]:
+            parts.append("%d with fewer subflows than links" % out["short"])
+        if out["plain"]:
+            parts.append("%d plain TCP (no MPTCP)" % out["plain"])
+        words.append("SHORT: " + ", ".join(parts))
+    else:
+        out["state"] = "ok"
+        words.append("every connection on every link")
+    out["head"] = "; ".join(words)
+    for entry in out["short_listed"]:
+        if isinstance(entry, Mapping):
+            out["details"].append("%s %s: %s subflow%s, on %s" % (
+                "opened to" if entry.get("direction") == "out" else "accepted from", entry.get("peer"),
+                entry.get("subflows"), "" if entry.get("subflows") == 1 else "s",
+                ", ".join(entry.get("links") or []) or "no fabric link"))
+    if out["short"] > len(out["short_listed"]):
+        out["details"].append("... and %d more" % (out["short"] - len(out["short_listed"])))
+    joins = _join_words(out["joins"], out["joins_window"])
+    if joins:
+        out["details"].append("MPJoin counters (+ in the window): %s" % joins)
+    return out
+
+
 def _cluster(name, hosts, nodes, threshold, min_mbit, stale_after):
     sampled = [host for host in hosts if host in nodes]
     links = _link_names(nodes, sampled)
@@ -260,9 +324,12 @@ def _cluster(name, hosts, nodes, threshold, min_mbit, stale_after):
         span = common if simultaneous else sorted(ticks)
         node = nodes[host]
         devices = dict((link["name"], link.get("device")) for link in node["links"])
+        raw_server = node.get("server")
         entry = {"links": {}, "watchdog": watchdog(node.get("status"), node.get("status_error"),
                                                    node.get("clock"), stale_after),
-                 "server": server(node.get("server"), len(hosts))}
+                 "server": server(raw_server, len(hosts)),
+                 "mptcp": mptcp(raw_server.get("mptcp"), [link["name"] for link in node["links"]])
+                 if isinstance(raw_server, Mapping) else None}
         if len(span) < 2:
             entry.update(mbit=None, busiest=None, share=None, idle=True, imbalanced=False, seconds=None)
             out["notes"].append("%s: fewer than two samples" % host)
@@ -296,6 +363,12 @@ def _cluster(name, hosts, nodes, threshold, min_mbit, stale_after):
     # every connection once, on the node that opened it
     out["connections"] = dict((link, sum(view["connections"][link]["out"] or 0 for view in views
                                          if link in view["connections"])) for link in links) if views else None
+    subflows = [out["nodes"][host]["mptcp"] for host in sampled if out["nodes"][host]["mptcp"] is not None]
+    out["mptcp"] = {"opened": sum(view["opened"] or 0 for view in subflows),
+                    "short": sum(view["short"] for view in subflows),
+                    "plain": sum(view["plain"] for view in subflows),
+                    "states": dict((state, [v["state"] for v in subflows].count(state))
+                                   for state in sorted(set(v["state"] for v in subflows)))} if subflows else None
     return out
 
 
@@ -343,7 +416,7 @@ def summarize(nodes, clusters, threshold=0.6, min_mbit=1.0, stale_after=30.0):
             raise FabricError("host %s reported samples but is in none of the clusters %s"
                               % (host, ", ".join(sorted(clusters)) or "(none)"))
     report = {"threshold": threshold, "min_mbit": min_mbit, "stale_after": stale_after,
-              "flagged": [], "clusters": {}}
+              "flagged": [], "subflows_flagged": [], "clusters": {}}
     for cluster in sorted(clusters):
         data = _cluster(cluster, list(clusters[cluster]), nodes, threshold, min_mbit, stale_after)
         report["clusters"][cluster] = data
@@ -355,6 +428,10 @@ def summarize(nodes, clusters, threshold=0.6, min_mbit=1.0, stale_after=30.0):
             if node["imbalanced"]:
                 report["flagged"].append({"cluster": cluster, "host": host, "link": node["busiest"],
                                           "share": node["share"]})
+            view = node["mptcp"]
+            if view is not None and view["state"] == "short":
+                report["subflows_flagged"].append({"cluster": cluster, "host": host, "short": view["short"],
+                                                   "plain": view["plain"]})
     return report
 
 
@@ -450,6 +527,11 @@ def format_report(report):
             view = cluster["nodes"][host].get("server")
             if view is not None:
                 lines.append("server %s: %s" % (host, view["head"]))
+                lines.extend("  %s" % detail for detail in view["details"])
+        for host in cluster["hosts"]:
+            view = cluster["nodes"][host].get("mptcp")
+            if view is not None:
+                lines.append("mptcp %s: %s" % (host, view["head"]))
                 lines.extend("  %s" % detail for detail in view["details"])
         lines.extend("note: %s" % note for note in cluster.get("notes", []))
         blocks.append("\n".join(lines))

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026, clusterfabric.multilink contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""clusterfabric-linkwatch: failover, failback and fast-fail for the fabric NAT split.
+"""clusterfabric-linkwatch: failover, failback and fast-fail for the fabric NAT split, and the
+subflows of MPTCP connections back when a link returns.
 
 One file, Python 3 standard library only, importing nothing of the collection. The fabric_nat
 module installs it on the node as /usr/local/lib/clusterfabric-multilink/linkwatch.py and runs
@@ -24,6 +25,15 @@ connections to a peer's address on a dead path get a TCP reset at once instead o
 right after it, conntrack entries still waiting for a SYN-ACK from a newly dead address are
 deleted, so those connections are steered anew at their next SYN retransmission. A peer whose
 paths of one address family are all down keeps its primary lane and gets no reset.
+
+With ``"kind": "mptcp"`` (the mptcp role's configuration, plugin_utils/mptcp_plan.py) there is no
+nft at all: the kernel's MPTCP moves the data off a dead subflow by itself, but a subflow that
+died is not created again when its link returns. So whenever a path of a link comes back up (or
+an endpoint of ours went missing) the daemon deletes and re-adds that link's ``signal``
+endpoints (``ip mptcp endpoint delete id N`` + ``add ADDR dev DEV signal id N``), which makes the
+path manager announce the address again on every existing connection: the peers join it and the
+connections get their subflow on that link back. The status file then reports per link the
+endpoints and when they were last re-added.
 
 The decision logic (Path, Watchdog, render_transaction, config checks) is pure and takes the
 time as an argument; the I/O around it (probes, carrier, nft, status file, systemd) is thin.
@@ -53,6 +63,8 @@ NFT_FAMILY = {"ipv4": "ip", "ipv6": "ip6"}
 CONFIG_FILE = "/etc/clusterfabric-multilink/linkwatch.json"
 STATUS_FILE = "/run/clusterfabric/linkwatch.json"
 PROBES = ("tcp", "icmp")
+# What the daemon manages on a change: the fabric_nat rotation (nft), or MPTCP endpoints (ip).
+KINDS = ("nat", "mptcp")
 SETTINGS = {
     # name: (default, minimum, maximum)
     "interval_ms": (100, 10, 60000),
@@ -133,15 +145,21 @@ def load_config(data):
     if not isinstance(node, str) or not node or "\n" in node:
         raise ConfigError("node must be this host's name, got %r" % (node,))
     out["node"] = node
+    out["kind"] = kind = data.get("kind", "nat")
+    if kind not in KINDS:
+        raise ConfigError("kind must be one of %s, got %r" % (", ".join(KINDS), kind))
     for name, what in (("table", "nft table"), ("dead_set", "nft set")):
         out[name] = data.get(name)
+        if kind == "mptcp" and out[name] is None:
+            continue
         if not isinstance(out[name], str) or not NAME_RE.fullmatch(out[name]):
             raise ConfigError("%s: %r is not a safe %s name" % (name, out[name], what))
     out["mode"] = data.get("mode", "nth")
     if out["mode"] not in ("nth", "random"):
         raise ConfigError("mode must be nth or random, got %r" % (out["mode"],))
-    mark = data.get("mark")
-    if isinstance(mark, bool) or not isinstance(mark, int) or not 0 < mark < 2 ** 32:
+    mark = data.get("mark", 0 if kind == "mptcp" else None)
+    if isinstance(mark, bool) or not isinstance(mark, int) or not (kind == "mptcp" and mark == 0) \
+            and not 0 < mark < 2 ** 32:
         raise ConfigError("mark must be an integer from 1 to 2^32-1, got %r" % (mark,))
     out["mark"] = mark
     ports = data.get("ports")
@@ -229,6 +247,31 @@ def load_config(data):
             checked.append({"link": link, "address": address})
         out["chains"].append({"name": name, "peer": peer, "family": family,
                               "port": chain.get("port"), "lanes": checked})
+    if kind == "mptcp" and out["chains"]:
+        raise ConfigError("chains: kind mptcp steers nothing, got %d chains" % len(out["chains"]))
+    out["endpoints"] = _endpoints(data.get("endpoints", []), out["links"], kind)
+    return out
+
+
+def _endpoints(endpoints, links, kind):
+    """The MPTCP signal endpoints of kind mptcp: [{id, link, address, device}], ids and addresses once."""
+    if not isinstance(endpoints, list) or (kind == "mptcp") != bool(endpoints):
+        raise ConfigError("endpoints must be a non-empty list with kind mptcp (and only then), got %r" % (endpoints,))
+    by_name = dict((link["name"], link) for link in links)
+    out = []
+    for index, endpoint in enumerate(endpoints):
+        where = "endpoints[%d]" % index
+        if not isinstance(endpoint, dict) or endpoint.get("link") not in by_name:
+            raise ConfigError("%s must be an object with the link of one of links, got %r" % (where, endpoint))
+        number = endpoint.get("id")
+        if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= 255 \
+                or number in [e["id"] for e in out]:
+            raise ConfigError("%s: id %r is not a new endpoint id from 1 to 255" % (where, number))
+        link = by_name[endpoint["link"]]
+        address = _address(endpoint.get("address"), "%s address" % where, link["family"])
+        if address in [e["address"] for e in out]:
+            raise ConfigError("%s: address %s is listed twice" % (where, address))
+        out.append({"id": number, "link": link["name"], "address": address, "device": link["device"]})
     return out
 
 
@@ -322,6 +365,10 @@ class Watchdog(object):
                     self.paths[(link["name"], peer)] = Path(link["name"], peer, addresses[0], now)
         self.chains = dict(((chain["family"], chain["name"]), chain) for chain in config["chains"])
         self.generation = 0   # bumped on every change of a carrier or a path
+        # kind mptcp: links whose endpoints are to be re-added (a path of theirs came back up),
+        # and per link how often and when they were, and the last error
+        self.readd = set()
+        self.readds = dict((link["name"], {"count": 0, "at": None, "error": None}) for link in config["links"])
 
     # -- inputs
     def set_carrier(self, link, up, now):
@@ -357,6 +404,8 @@ class Watchdog(object):
         elif change == "up":
             lines.append("peer %s link %s (%s): up after %d good probes" % (
                 peer, link, path.address, path.successes))
+            if self.config["kind"] == "mptcp":
+                self.readd.add(link)
         elif ok and path.state == "down" and path.successes == self.settings["up_after"] and before_hold > now:
             lines.append("peer %s link %s (%s): answers again, held down until the hold-down ends "
                          "in %.1f s" % (peer, link, path.address, before_hold - now))
@@ -431,6 +480,16 @@ class Watchdog(object):
         dead = dict((family, tuple(sorted(elements))) for family, elements in dead.items())
         return {"chains": chains, "dead": dead}
 
+    def endpoints_readded(self, links, ok, error, now):
+        """Record a re-add of the endpoints of ``links`` (kind mptcp); a failed one is retried."""
+        for link in links:
+            entry = self.readds[link]
+            entry["error"] = error
+            if ok:
+                entry["count"] += 1
+                entry["at"] = now
+                self.readd.discard(link)
+
     # -- status
     def _refresh_links(self, now):
         for name, info in self.links.items():
@@ -449,6 +508,13 @@ class Watchdog(object):
         for name, info in sorted(self.links.items()):
             links[name] = {"device": info["device"], "carrier": info["carrier"], "state": info["state"],
                            "since": epoch(info["since"])}
+            if self.config["kind"] == "mptcp":
+                readd = self.readds[name]
+                links[name].update(
+                    endpoints=[{"id": e["id"], "address": e["address"]} for e in self.config["endpoints"]
+                               if e["link"] == name],
+                    readded=readd["count"], readded_at=None if readd["at"] is None else epoch(readd["at"]),
+                    readd_pending=name in self.readd, readd_error=readd["error"])
         peers = {}
         for (link, peer), path in sorted(self.paths.items()):
             state = path.state if self.links[link]["carrier"] else "down"
@@ -459,9 +525,11 @@ class Watchdog(object):
             if path.last_error and state == "down":
                 entry["error"] = path.last_error
             peers.setdefault(peer, {})[link] = entry
-        document = {"updated": round(wall, 3), "node": self.config["node"], "links": links, "peers": peers,
-                    "settings": self.settings}
-        if rules is not None:
+        document = {"updated": round(wall, 3), "node": self.config["node"], "kind": self.config["kind"],
+                    "links": links, "peers": peers, "settings": self.settings}
+        if self.config["kind"] == "mptcp":
+            document["endpoints"] = dict(applied or {})
+        elif rules is not None:
             document["rules"] = {
                 "lanes": dict(("%s %s" % (NFT_FAMILY[family], name), list(addresses))
                               for (family, name), addresses in sorted(rules["chains"].items())),
@@ -513,6 +581,30 @@ def describe(config, rules, previous=None):
                                   ",".join(link_of.get(a, a) for a in addresses)))
     dead = sorted("%s.%d" % e for elements in rules["dead"].values() for e in elements)
     return "lanes %s; dead %s" % (" ".join(parts) or "-", " ".join(dead) or "-")
+
+
+def render_readd(config, links):
+    """(delete lines, add lines) of ``ip -batch`` that re-add the signal endpoints of ``links``.
+
+    Deleting an endpoint makes the kernel drop the subflows on that address (their link was
+    down) and tell the peers; adding it again announces the address on every existing MPTCP
+    connection, so the peers join it and each connection gets its subflow on the link back."""
+    endpoints = [e for e in config["endpoints"] if e["link"] in links]
+    deletes = ["mptcp endpoint delete id %d" % e["id"] for e in endpoints]
+    adds = ["mptcp endpoint add %s dev %s signal id %d" % (e["address"], e["device"], e["id"]) for e in endpoints]
+    return deletes, adds
+
+
+def parse_endpoint_ids(text):
+    """{id: address} of ``ip mptcp endpoint show`` output (lines like ``198.18.0.11 id 101 signal dev eth0``)."""
+    out = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if "id" in fields[:-1]:
+            value = fields[fields.index("id") + 1]
+            if value.isdigit():
+                out[int(value)] = fields[0]
+    return out
 
 
 # ---------------------------------------------------------------------------- probes (I/O)
@@ -1016,6 +1108,39 @@ class Nft(object):
                     if "table" in item and item["table"].get("name") == table)
 
 
+def find_ip():
+    return shutil.which("ip", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") or "/usr/sbin/ip"
+
+
+class IpMptcp(object):
+    """MPTCP endpoints through the ip command (iproute2): batches of endpoint commands, the ids in place."""
+
+    how = "ip mptcp"
+
+    def __init__(self, command=None):
+        self.command = command or find_ip()
+
+    def _run(self, argv, data=None):
+        try:
+            result = subprocess.run(argv, input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    universal_newlines=True, timeout=10, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return False, "", str(exc)
+        return result.returncode == 0, result.stdout, (result.stderr or result.stdout).strip().replace("\n", " | ")
+
+    def readd(self, deletes, adds):
+        """(ok, error text): the deletes may fail (an endpoint already gone), the adds must not."""
+        if deletes:
+            self._run([self.command, "-force", "-batch", "-"], "\n".join(deletes) + "\n")
+        ok, dummy, error = self._run([self.command, "-batch", "-"], "\n".join(adds) + "\n")
+        return (True, None) if ok else (False, error or "ip -batch failed")
+
+    def ids(self):
+        """{id: address} of the endpoints in place; None when they cannot be read."""
+        ok, out, dummy = self._run([self.command, "mptcp", "endpoint", "show"])
+        return parse_endpoint_ids(out) if ok else None
+
+
 def write_status(path, document):
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
@@ -1071,15 +1196,18 @@ def raise_priority():
 
 # ---------------------------------------------------------------------------- the daemon
 class Daemon(object):
-    """The event loop around a Watchdog: probes, carrier, nft transactions, status file."""
+    """The event loop around a Watchdog: probes, carrier, nft transactions (kind nat) or endpoint
+    re-adds (kind mptcp), status file."""
 
     def __init__(self, config, nft=None, prober=None, events=None, clock=time.monotonic, wall=time.time,
-                 conntrack=None):
+                 conntrack=None, ip=None):
         self.config = config
+        self.mptcp = config["kind"] == "mptcp"
         self.clock = clock
         self.wall = wall
         self.core = Watchdog(config, clock())
-        self.nft = nft or Nft()
+        self.nft = nft or (None if self.mptcp else Nft())
+        self.ip = ip or (IpMptcp() if self.mptcp else None)
         self.interval = config["interval_ms"] / 1000.0
         timeout = (config["timeout_ms"] or config["interval_ms"]) / 1000.0
         if prober is not None:
@@ -1119,6 +1247,8 @@ class Daemon(object):
 
     def sync(self, reason, force=False):
         """Bring the kernel to the wanted rules in one transaction; True when they are in place."""
+        if self.mptcp:
+            return self.sync_endpoints(reason)
         if not self.config["chains"]:
             return True  # nothing is steered here: watch and report only
         if not force and self.applied is not None and self.synced == self.core.generation:
@@ -1151,6 +1281,48 @@ class Daemon(object):
         self.forget_stuck(wanted, previous)
         return True
 
+    def sync_endpoints(self, reason):
+        """Kind mptcp: re-add the endpoints of the links whose paths came back; True when none is pending."""
+        pending = sorted(self.core.readd)
+        if not pending:
+            return True
+        now = self.clock()
+        if now < self.retry_at:
+            return False
+        deletes, adds = render_readd(self.config, pending)
+        started = self.clock()
+        ok, error = self.ip.readd(deletes, adds) if adds else (True, None)
+        took = self.clock() - started
+        self.apply_info = {"ok": ok, "applied": round(self.wall(), 3), "error": error, "seconds": round(took, 4),
+                           "links": pending}
+        self.core.endpoints_readded(pending, ok, error, now)
+        self.status_generation = None  # report it at once
+        if not ok:
+            self.retry_at = now + self.config["resync_s"]
+            if error != self.last_error:
+                log("endpoints of %s NOT re-added (%s): %s; retrying every %.1f s"
+                    % (", ".join(pending), reason, error, self.config["resync_s"]))
+            self.last_error = error
+            return False
+        self.last_error = None
+        self.retry_at = 0.0
+        log("endpoints re-added in %.1f ms (%s): %s" % (took * 1000, reason, ", ".join(
+            "%s id %d %s" % (e["link"], e["id"], e["address"]) for e in self.config["endpoints"] if e["link"] in pending)))
+        return True
+
+    def check_endpoints(self):
+        """Kind mptcp: endpoints of ours that are gone (a flush, another tool) are re-added."""
+        ids = self.ip.ids()
+        if ids is None:
+            return
+        missing = [e for e in self.config["endpoints"] if e["id"] not in ids]
+        links = set(e["link"] for e in missing) - self.core.readd
+        if links:
+            log("endpoint%s %s missing: re-adding %s" % (
+                "" if len(missing) == 1 else "s", ", ".join("id %d (%s)" % (e["id"], e["address"]) for e in missing),
+                ", ".join(sorted(links))))
+            self.core.readd.update(links)
+
     def forget_stuck(self, wanted, previous):
         """Conntrack entries still waiting on an address that just died: re-steered at their retransmission."""
         for family, elements in sorted(wanted["dead"].items()):
@@ -1168,7 +1340,11 @@ class Daemon(object):
                     % (count, "entry" if count == 1 else "entries"))
 
     def resync(self):
-        """Notice our tables being loaded anew (a fabric_nat run, the boot unit) or removed."""
+        """Notice our tables being loaded anew (a fabric_nat run, the boot unit) or removed; kind
+        mptcp: notice endpoints of ours that went missing."""
+        if self.mptcp:
+            self.check_endpoints()
+            return
         handles = self.nft.handles(self.config["table"])
         if handles is None or handles == self.handles:
             return
@@ -1195,8 +1371,9 @@ class Daemon(object):
         self.status_due = wall + STATUS_EVERY_S
 
     def restore(self):
-        """Every lane back and no resets: what the fabric_nat rules say without a watchdog."""
-        if not self.config["chains"] or not self.table_present():
+        """Every lane back and no resets: what the fabric_nat rules say without a watchdog (kind
+        mptcp: nothing to undo, the endpoints are the mptcp role's)."""
+        if self.mptcp or not self.config["chains"] or not self.table_present():
             return
         script = render_transaction(self.config, self.core.rules(everything_up=True), None, "stopping")
         ok, error = self.nft.run(script)
@@ -1222,12 +1399,17 @@ class Daemon(object):
         for line in self.core.seed(read_json(self.config["status_file"]), self.clock(), self.wall()):
             log(line)
         self.read_carriers()
-        self.handles = self.nft.handles(self.config["table"])
+        if not self.mptcp:
+            self.handles = self.nft.handles(self.config["table"])
         log("watching %d paths: %s probes every %d ms, down after %d, up after %d, hold-down %.1f s; "
-            "rules through %s; scheduling %s" % (
+            "%s through %s; scheduling %s" % (
                 len(self.core.paths), self.config["probe"], self.config["interval_ms"], self.config["down_after"],
-                self.config["up_after"], self.config["hold_down_s"], self.nft.how, scheduling))
-        if not self.table_present():
+                self.config["up_after"], self.config["hold_down_s"],
+                "endpoint re-adds" if self.mptcp else "rules", (self.ip if self.mptcp else self.nft).how, scheduling))
+        if self.mptcp:
+            self.check_endpoints()
+            self.sync("start")
+        elif not self.table_present():
             log("table %s is missing (handles %s): waiting for it" % (self.config["table"], self.handles))
         else:
             self.sync("start", force=True)
@@ -1285,7 +1467,8 @@ def main(argv=None):
     usage = ("usage: linkwatch.py [--config FILE] [--check-config FILE] [--render FILE]\n"
              "  --config FILE        run the watchdog (default %s)\n"
              "  --check-config FILE  check a configuration and exit\n"
-             "  --render FILE        print the transaction that puts every lane back and exit\n" % CONFIG_FILE)
+             "  --render FILE        print the transaction that puts every lane back (kind mptcp: the\n"
+             "                       ip -batch lines that re-add every endpoint) and exit\n" % CONFIG_FILE)
     if argv and argv[0] in ("-h", "--help"):
         sys.stdout.write(usage)
         return 0
@@ -1300,9 +1483,14 @@ def main(argv=None):
         sys.stderr.write("linkwatch: %s: %s\n" % (path, exc))
         return 1
     if action == "--check-config":
-        sys.stdout.write("%s: %d links, %d peers, %d chains, %s probes every %d ms\n"
-                         % (path, len(config["links"]), len(config["peers"]), len(config["chains"]),
-                            config["probe"], config["interval_ms"]))
+        sys.stdout.write("%s: kind %s, %d links, %d peers, %d %s, %s probes every %d ms\n"
+                         % (path, config["kind"], len(config["links"]), len(config["peers"]),
+                            len(config["endpoints"] if config["kind"] == "mptcp" else config["chains"]),
+                            "endpoints" if config["kind"] == "mptcp" else "chains", config["probe"], config["interval_ms"]))
+        return 0
+    if action == "--render" and config["kind"] == "mptcp":
+        deletes, adds = render_readd(config, [link["name"] for link in config["links"]])
+        sys.stdout.write("".join(line + "\n" for line in deletes + adds))
         return 0
     if action == "--render":
         core = Watchdog(config, 0.0)
