@@ -121,8 +121,8 @@ def page(name, kind, data, links):
         lines += ["- " + text([paragraph], plugin, links)]
     options = dict(doc.get("options") or {})
     if kind == "filter":
-        lines += ["", "## Input", ""] + table({"_input": options.pop("_input")} if "_input" in options else {},
-                                               plugin, links)
+        given = {"_input": options.pop("_input")} if "_input" in options else {}
+        lines += ["", "## Input", ""] + table(given, plugin, links)
         positional = doc.get("positional") or []
         if positional:
             positional = positional.split(",") if isinstance(positional, str) else positional
@@ -136,8 +136,8 @@ def page(name, kind, data, links):
         lines += ["", "## Attributes", "", "| attribute | support | details |", "|---|---|---|"]
         for attribute in sorted(attributes):
             spec = attributes[attribute]
-            lines.append("| %s | %s | %s |" % (attribute, cell(spec.get("support", "")),
-                                                cell(text(spec.get("details"), plugin, links))))
+            details = cell(text(spec.get("details"), plugin, links))
+            lines.append("| %s | %s | %s |" % (attribute, cell(spec.get("support", "")), details))
     if data.get("examples"):
         lines += ["", "## Examples", "", "```yaml", data["examples"].strip("\n"), "```"]
     lines += ["", "## Return values", ""] + table(data.get("return"), plugin, links, "return")

@@ -24,7 +24,10 @@ RECIPE=2
 
 if [ -n "${AEROSPIKE_ASD:-}" ]; then
     asd="$AEROSPIKE_ASD"
-    [ -f "$asd" ] && [ -x "$asd" ] || { echo "node-image: AEROSPIKE_ASD=$asd is not an executable file" >&2; exit 2; }
+    if [ ! -f "$asd" ] || [ ! -x "$asd" ]; then
+        echo "node-image: AEROSPIKE_ASD=$asd is not an executable file" >&2
+        exit 2
+    fi
 else
     asd="$(dirname "$here")/../shared/aerospike-server/asd"
     [ -x "$asd" ] || asd=""

@@ -12,6 +12,12 @@ Per phase, side by side in one run:
   balanced  the inventory's strategy: every address published, the NAT rules rotate the
             connections over the links, the link watchdog runs.
 
+With --strategy mptcp (`make demo STRATEGY=mptcp`) the phases are single, balanced and last
+mptcp: fabric_strategy mptcp, no NAT rules, a signal endpoint per link address and the servers
+wrapped by the mptcp role's drop-in (mptcpize's LD_PRELOAD library), so every fabric connection
+has a subflow per link; the cluster is left in that state. The summary compares the last phase
+with single.
+
 Each phase converges the nodes with playbooks/site.yml, restarts both servers (stop both,
 then start both: fabric connections live as long as the servers, so they must be opened under
 the phase's rules) and waits until each node sees a cluster of 2 through the info protocol,
@@ -24,6 +30,7 @@ Without a server in the node image, the same phases run 8 plain TCP streams from
 node2's first-link address on the fabric port instead, labelled as such.
 
     python hack/demo/demo.py -i hack/demo/inventory --rate-mbit 50 --seconds 10 --out build/demo
+    python hack/demo/demo.py -i hack/demo/inventory --strategy mptcp
 """
 
 from __future__ import absolute_import, division, print_function
@@ -60,6 +67,14 @@ PHASES = [
                "address per socket", ["-e", "fabric_strategy=native"]),
     ("balanced", "the inventory's strategy (%s): every address published, NAT rotation over the links, "
                  "link watchdog", []),
+]
+# --strategy mptcp: single and balanced NAT as above, then Multipath TCP (the phase left up)
+MPTCP_PHASES = PHASES[:1] + [
+    ("balanced", "fabric_strategy balanced: every address published, NAT rotation over the links, link watchdog",
+     ["-e", "fabric_strategy=balanced"]),
+    ("mptcp", "fabric_strategy mptcp: no NAT rules, a signal endpoint per link address, the servers wrapped to open "
+              "Multipath TCP sockets (a subflow per link), link watchdog re-adding endpoints",
+     ["-e", "fabric_strategy=mptcp"]),
 ]
 
 
@@ -149,14 +164,20 @@ def _round(value, digits=1):
     return None if value is None else round(value, digits)
 
 
-def summary(phases, limit=BUSIEST_LIMIT):
-    """Top-level figures: ratio (balanced aggregate / single aggregate) and busiest_share (balanced)."""
-    single, balanced = phases.get("single"), phases.get("balanced")
+def phases_for(strategy):
+    """The demo's phases for ``strategy`` (None or the inventory's: single, native, balanced)."""
+    return MPTCP_PHASES if strategy == "mptcp" else PHASES
+
+
+def summary(phases, limit=BUSIEST_LIMIT, top="balanced"):
+    """Top-level figures: ratio (``top`` phase's aggregate / single aggregate) and busiest_share
+    (``top`` phase: balanced, or mptcp with --strategy mptcp)."""
+    single, balanced = phases.get("single"), phases.get(top)
     ratio = None
     if single and balanced and single["aggregate_mbit"]:
         ratio = round(balanced["aggregate_mbit"] / single["aggregate_mbit"], 3)
     share = balanced["busiest_share"] if balanced else None
-    return {"ratio": ratio, "busiest_share": share, "busiest_limit": limit,
+    return {"ratio": ratio, "busiest_share": share, "busiest_limit": limit, "phase": top,
             "busiest_holds": None if share is None else share <= limit}
 
 
@@ -196,8 +217,9 @@ def table(report):
                  "the node opened / accepted on the link (ss, after NAT)" % report["rate_mbit"])
     top = report["summary"]
     if top["ratio"] is not None:
-        lines.append("aggregate ratio balanced/single: %.3fx; busiest link in balanced: %.1f %% (limit %.0f %%: %s)" % (
-            top["ratio"], top["busiest_share"] * 100, top["busiest_limit"] * 100,
+        name = top.get("phase", "balanced")
+        lines.append("aggregate ratio %s/single: %.3fx; busiest link in %s: %.1f %% (limit %.0f %%: %s)" % (
+            name, top["ratio"], name, top["busiest_share"] * 100, top["busiest_limit"] * 100,
             "holds" if top["busiest_holds"] else "DOES NOT HOLD"))
     return "\n".join(lines)
 
@@ -219,6 +241,8 @@ class Demo(object):
             self.available, self.build = False, "--plain-tcp given (the image has Aerospike %s, left stopped)" % self.build
         self.mode = "aerospike" if self.available else "plain-tcp"
         self.rates = dict((link["name"], float(args.rate_mbit)) for link in self.topo.links)
+        self.strategy = args.strategy or self.topo.strategy
+        self.phases = phases_for(args.strategy)
 
     def path(self, name):
         return os.path.join(self.out, name)
@@ -250,6 +274,17 @@ class Demo(object):
             raise DemoError("phase %s: the NAT table %s is %s on %s (start from `python -m testbed up`, as make demo does)"
                             % (name, NAT_TABLE, "missing" if want else "there", ", ".join(wrong)))
         return tables
+
+    def endpoints(self, name):
+        """{host: MPTCP endpoint lines}: one signal endpoint per fabric link in the mptcp phase, none
+        of the role's before it."""
+        out = dict((host, [line for line in self.cluster.run(host, "ip mptcp endpoint show", check=False).stdout.splitlines()
+                           if line.strip()]) for host in self.hosts)
+        if name == "mptcp":
+            short = [host for host, lines in out.items() if len([entry for entry in lines if " signal" in entry]) < len(self.topo.links)]
+            if short:
+                raise DemoError("phase mptcp: %s have fewer signal endpoints than links: %s" % (", ".join(short), out))
+        return out
 
     # ------------------------------------------------------------------ one phase
     def converge(self, name, extra):
@@ -331,14 +366,16 @@ class Demo(object):
     def load_tcp(self, name):
         sender, receiver = self.hosts[0], self.hosts[1]
         address = self.topo.address(receiver, self.topo.links[0]["name"])
-        pid = traffic.start_streams(self.cluster, sender, address, self.topo.port, STREAMS)
+        mptcp = name == "mptcp"
+        pid = traffic.start_streams(self.cluster, sender, address, self.topo.port, STREAMS, mptcp=mptcp)
         try:
             time.sleep(self.args.warmup)
             data, run_info = self.verify(name)
         finally:
             traffic.stop(self.cluster, sender, pid)
-        kind = "plain TCP, not Aerospike: %d bulk streams %s -> %s:%d (%s's %s address)" % (
-            STREAMS, sender, address, self.topo.port, receiver, self.topo.links[0]["name"])
+        kind = "plain %s, not Aerospike: %d bulk streams %s -> %s:%d (%s's %s address)" % (
+            "Multipath TCP" if mptcp else "TCP", STREAMS, sender, address, self.topo.port, receiver,
+            self.topo.links[0]["name"])
         return data, run_info, {"kind": kind}
 
     def replication_factor(self):
@@ -360,12 +397,15 @@ class Demo(object):
         say("links limited by tbf to %s Mbit/s each (read back from the nodes)" % self.args.rate_mbit)
         server = tba.Server(self.cluster) if self.available else None
         if not self.available:
-            traffic.start_sink(self.cluster, self.hosts[1], self.topo.port)
+            # an MPTCP listener takes the plain TCP streams of the other phases too
+            traffic.start_sink(self.cluster, self.hosts[1], self.topo.port, mptcp=self.strategy == "mptcp")
         phases, clusters = {}, {}
-        for name, what, extra in PHASES:
-            if name == "balanced":
+        for name, what, extra in self.phases:
+            if "%s" in what:
                 what = what % self.topo.strategy
             phase = {"what": what, "converge": self.converge(name, extra), "nat_table": self.check_rules(name)}
+            if self.strategy == "mptcp":
+                phase["mptcp_endpoints"] = self.endpoints(name)
             if server:
                 if not phases:
                     # the role's restart handler started the servers and waited for the cluster;
@@ -391,12 +431,12 @@ class Demo(object):
             print(throughput.format_report(data))
             say("%s: %.1f Mbit/s of fabric, busiest %s %.1f %%" % (
                 name, phase["aggregate_mbit"], phase["busiest_link"], (phase["busiest_share"] or 0) * 100))
-        report = {"mode": self.mode, "server": self.build if self.available else None,
+        report = {"mode": self.mode, "server": self.build if self.available else None, "strategy": self.strategy,
                   "mode_note": None if self.available else "%s; plain TCP streams, not Aerospike" % self.build,
                   "inventory": self.args.inventory, "cluster": self.topo.cluster, "hosts": self.hosts,
                   "rate_mbit": self.args.rate_mbit, "tbf_mbit": rates, "seconds": self.args.seconds,
                   "phases": phases}
-        report["summary"] = summary(phases)
+        report["summary"] = summary(phases, top="mptcp" if self.strategy == "mptcp" else "balanced")
         report["ratio"] = report["summary"]["ratio"]
         report["busiest_share"] = report["summary"]["busiest_share"]
         with open(self.path("report.json"), "w") as handle:
@@ -426,6 +466,9 @@ def main(argv=None):
     parser.add_argument("--record-bytes", type=int, default=50000)
     parser.add_argument("--namespace", default="demo")
     parser.add_argument("--out", default="build/demo")
+    parser.add_argument("--strategy", choices=("balanced", "mptcp"),
+                        help="mptcp: the phases single, balanced, mptcp (left up); default: single, native, "
+                             "and the inventory's strategy")
     parser.add_argument("--plain-tcp", action="store_true",
                         help="run the fallback without a server (plain TCP streams) even when the image has one")
     args = parser.parse_args(argv)

@@ -53,7 +53,9 @@ def test_ee_build_context_and_introspection(tmp_path):
     run(os.path.join(BIN, "ansible-galaxy"), "collection", "build", "--output-path", str(tmp_path / "dist"), ROOT,
         env=env)
     artifact, = glob.glob(str(tmp_path / "dist" / "clusterfabric-multilink-*.tar.gz"))
-    run(os.path.join(BIN, "ansible-galaxy"), "collection", "install", "--offline", "--no-deps",
+    # --force: the dev venv's .pth puts build/collections on sys.path, where ansible-galaxy would
+    # find the collection "already installed" and install nothing.
+    run(os.path.join(BIN, "ansible-galaxy"), "collection", "install", "--offline", "--no-deps", "--force",
         "-p", str(tmp_path / "collections"), artifact, env=env)
 
     # Without the meta file ansible-builder would guess from the root files, so check it was packed.

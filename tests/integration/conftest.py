@@ -37,13 +37,14 @@ def image():
 
 @pytest.fixture(scope="session")
 def testbed(image, tmp_path_factory):
-    """start(group, prefix, nodes, group_vars): a test bed cluster of ``nodes`` {host: node id}
-    in containers <prefix>-<host>, from an inventory written for it (``cluster.inventory``);
-    the caller takes it down."""
+    """start(group, prefix, nodes, group_vars, host_vars=None): a test bed cluster of ``nodes``
+    {host: node id} in containers <prefix>-<host>, from an inventory written for it
+    (``cluster.inventory``); the caller takes it down."""
 
-    def start(group, prefix, nodes, group_vars):
+    def start(group, prefix, nodes, group_vars, host_vars=None):
         path = tmp_path_factory.mktemp(prefix) / "inventory.json"
-        return tb_cluster.start(tb_inventory.write_cluster(str(path), group, prefix, nodes, group_vars), image)
+        return tb_cluster.start(tb_inventory.write_cluster(str(path), group, prefix, nodes, group_vars, host_vars),
+                                image)
 
     return start
 

@@ -43,7 +43,7 @@ def exec_in(name, command, check=True):
     result = podman("exec", name, "sh", "-c", command, check=False)
     if check and result.returncode != 0:
         raise tb_podman.TestbedError("%s: %r failed (%d): %s%s"
-                           % (name, command, result.returncode, result.stdout, result.stderr))
+                                     % (name, command, result.returncode, result.stdout, result.stderr))
     return result
 
 
@@ -92,7 +92,7 @@ def parser_image():
 
 @pytest.fixture(scope="module")
 def networkd_node(image):
-    name = start("cfm-lnk-networkd", image)
+    name = start("cfm-lnk-networkd", image.ref)
     yield name
     podman("rm", "--force", "--time", "0", name, check=False)
 

@@ -31,7 +31,8 @@ MGMT = {"n1": "198.18.7.11", "n2": "198.18.7.12"}
 def bed(testbed):
     cluster = testbed("tb", "cfm-tb", {"n1": 1, "n2": 2}, {
         "fabric_links": LINKS, "testbed_rate_mbit": RATES["fab0"], "testbed_link_rates": {"fab1": RATES["fab1"]},
-        "testbed_mgmt_subnet": "198.18.7.0/24"})
+        "testbed_mgmt_subnet": "198.18.7.0/24"},
+        {host: {"testbed_mgmt_address": address} for host, address in MGMT.items()})
     yield cluster
     cluster.down()
 

@@ -53,11 +53,13 @@ def write(path, group, hosts, group_vars):
     return path
 
 
-def write_cluster(path, group, prefix, nodes, group_vars):
+def write_cluster(path, group, prefix, nodes, group_vars, host_vars=None):
     """The inventory of one test bed cluster: ``nodes`` {host: fabric_node_id} in containers
     ``<prefix>-<host>`` reached with podman, ``group_vars`` (fabric_links with devices, role and
-    testbed_* variables) for the group; returns ``path``."""
-    hosts = dict((host, {"fabric_node_id": number, "ansible_host": "%s-%s" % (prefix, host)})
+    testbed_* variables) for the group, ``host_vars`` {host: {var: value}} (e.g.
+    testbed_mgmt_address); returns ``path``."""
+    hosts = dict((host, dict({"fabric_node_id": number, "ansible_host": "%s-%s" % (prefix, host)},
+                             **(host_vars or {}).get(host, {})))
                  for host, number in nodes.items())
     return write(path, group, hosts, dict(CONNECTION, testbed_prefix=prefix, **group_vars))
 

@@ -387,6 +387,21 @@ def check_follow_published(nodes, published):
                   problems or "ok", "no mismatch", not problems)
 
 
+def check_subflows(cluster, hosts):
+    """fabric_strategy mptcp: every fabric connection of every node is an MPTCP connection with a
+    subflow on every link (verify.yml's subflow view, link_sample.mptcp_subflows)."""
+    views = dict((host, (cluster["nodes"].get(host) or {}).get("mptcp")) for host in hosts)
+    seen = dict((host, None if view is None else {
+        "state": view["state"], "connections": view["connections"], "short": view["short"], "plain": view["plain"],
+        "links": dict((link, figures["connections"]) for link, figures in view["links"].items())})
+        for host, view in views.items())
+    ok = all(view is not None and view["state"] == "ok" and view["connections"] and not view["short"] and not view["plain"]
+             and len(view["links"]) == len(cluster["links"])
+             and all(count == view["connections"] for count in view["links"].values()) for view in seen.values())
+    return _check("every fabric connection is MPTCP with a subflow per link (verify.yml)", seen,
+                  "short 0, plain 0, every link in every connection", ok)
+
+
 def findings(report):
     """Plain statements about what the server did (not pass conditions)."""
     out = []
@@ -423,7 +438,8 @@ def traffic_label(traffic):
     if traffic["kind"] == "emulation":
         return "Aerospike fabric emulation, seeds %s" % ",".join(str(seed) for seed in traffic.get("seeds", []))
     paced = " at %s Mbit/s" % traffic["stream_mbit"] if traffic.get("stream_mbit") else ""
-    return "%d TCP streams%s, %s s" % (traffic.get("streams", 0), paced, traffic.get("seconds"))
+    return "%d %s streams%s, %s s" % (traffic.get("streams", 0), "MPTCP" if traffic.get("mptcp") else "TCP", paced,
+                                      traffic.get("seconds"))
 
 
 def format_table(report):
@@ -474,9 +490,10 @@ def plot(report, path):
     """PNG of every phase side by side (throughput_plot.render_phases: Mbit/s sent per link)."""
     panels = [("%s (NAT %s)" % (name, phase["nat"]), phase["cluster"]) for name, phase in report["phases"].items()]
     rates = ", ".join("%s %s" % (link["name"], "%g" % link["rate_mbit"] if link.get("rate_mbit") else "?") for link in report["links"])
-    title = "%s: %d links (%s Mbit/s)%s" % (report.get("scenario", ""), len(report["links"]), rates,
-                                           "; aggregate %s/%s %.2fx" % (report["ratio_phases"][1], report["ratio_phases"][0],
-                                                                        report["ratio"]) if "ratio" in report else "")
+    aggregate = ""
+    if "ratio" in report:
+        aggregate = "; aggregate %s/%s %.2fx" % (report["ratio_phases"][1], report["ratio_phases"][0], report["ratio"])
+    title = "%s: %d links (%s Mbit/s)%s" % (report.get("scenario", ""), len(report["links"]), rates, aggregate)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         os.makedirs(directory)
@@ -652,7 +669,7 @@ def phase_specs(args):
         if rules not in RULES:
             raise MeasureError("--phase %s: rules must be one of %s" % (spec, ", ".join(RULES)))
         options = {"kind": args.traffic, "streams": args.streams, "seconds": args.seconds, "stream_mbit": args.stream_mbit,
-                   "offered_mbit": args.offered_mbit, "seeds": args.seeds}
+                   "offered_mbit": args.offered_mbit, "seeds": args.seeds, "mptcp": 0.0}
         for item in [item for item in rest.split(",") if item]:
             key, dummy, value = item.partition("=")
             key = key.replace("-", "_")
@@ -676,7 +693,9 @@ def measure_phases(bed, args, report, lead):
     if any(options["kind"] == "emulation" for dummy, dummy2, options in specs):
         fabric = bed.conf(receiver)[0]["network"]["fabric"]
         published = fabric["address"] if isinstance(fabric["address"], list) else [fabric["address"]]
-    traffic.start_sink(cluster, receiver, topo.port)
+    # mptcp=1 in a phase: its streams are Multipath TCP (IPPROTO_MPTCP); the sink then listens with
+    # MPTCP, which takes plain TCP streams too
+    traffic.start_sink(cluster, receiver, topo.port, mptcp=any(options["mptcp"] for dummy, dummy2, options in specs))
     primary = topo.address(receiver, topo.links[0]["name"])
     budget = lead + 1.0 + sum((1.5 if rules != "keep" and index else 0.0) + sum(
         options["seconds"] + 0.8 for dummy in (options["seeds"] if options["kind"] == "emulation" else [None]))
@@ -699,7 +718,7 @@ def measure_phases(bed, args, report, lead):
                     result = traffic.emulate(cluster, sender, published, topo.port, seed, options["seconds"], options["offered_mbit"])
                 else:
                     result = traffic.streams(cluster, sender, primary, topo.port, options["streams"], options["seconds"],
-                                             options["stream_mbit"])
+                                             options["stream_mbit"], mptcp=bool(options["mptcp"]))
                 runs[name].append(result)
     finally:
         waiter.join()
@@ -846,6 +865,8 @@ def measure_server(bed, args, report):
         checks.append(check_every_lane(after, args.check_every_lane.split(",")))
     if args.check_published:
         checks.append(check_follow_published(after, report["published"]))
+    if args.check_subflows:
+        checks.append(check_subflows(vcluster, hosts))
     if work["writes"] == 0 or work["error"]:
         checks.append(_check("the workload wrote", work["writes"], "> 0", False, error=work["error"]))
     return checks
@@ -934,7 +955,8 @@ def parser():
     cmd.add_argument("--append", action="store_true", help="add to the phases and checks of --out")
     cmd.add_argument("--traffic", choices=("streams", "emulation", "server"), default="streams")
     cmd.add_argument("--phase", action="append", default=[], metavar="NAME=off|restore|keep[,KEY=VALUE...]",
-                     help="streams, emulation: a phase (KEY: streams, seconds, stream-mbit, offered-mbit, seeds=1+2)")
+                     help="streams, emulation: a phase (KEY: streams, seconds, stream-mbit, offered-mbit, seeds=1+2, "
+                          "mptcp=1 for Multipath TCP streams)")
     cmd.add_argument("--seconds", type=float, default=3, help="per run (server: verify.yml's window)")
     cmd.add_argument("--interval", type=float, default=0.5, help="verify.yml's sampling interval")
     cmd.add_argument("--streams", type=int, default=8)
@@ -959,6 +981,7 @@ def parser():
     cmd.add_argument("--check-sockets-on", metavar="LINK,LINK", help="server: every fabric socket on these links")
     cmd.add_argument("--check-every-lane", metavar="LINK,LINK", help="server: every lane of these links accepted sockets")
     cmd.add_argument("--check-published", action="store_true", help="server: sockets follow the published addresses")
+    cmd.add_argument("--check-subflows", action="store_true", help="server: every fabric connection MPTCP, a subflow per link")
     cmd.add_argument("--note", action="append", default=[], help="a line for the report and the table (e.g. why a fallback)")
     cmd.add_argument("--plot", help="PNG of every phase (throughput_plot.render_phases)")
     cmd = sub.add_parser("start-server", help="start the server on every node; exit 3 when it will not run")

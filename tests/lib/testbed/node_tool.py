@@ -13,6 +13,8 @@ work has started).
   sink --port P [--seconds S]        accept TCP connections on every address (dual stack), discard
   streams --address A --count N ...  N bulk TCP streams to A (as iperf3 -P N), paced or not;
                                      --seconds 0 with --daemon: until killed
+  (sink and streams --mptcp: Multipath TCP sockets, IPPROTO_MPTCP; a streams connection that
+  breaks ends that stream only, its error is in the output's "errors")
   emulate --addresses A,B ...        EMULATION of the fabric connection pattern of Aerospike
                                      >= 3.14 (emulate()); no Aerospike server runs here
   run --links L -- CMD...            run CMD, sampling the links' counters meanwhile
@@ -51,6 +53,7 @@ CHUNK = 64 * 1024
 SMALL_MESSAGE = b"m" * 64
 PROC_TCP = ("/proc/net/tcp", "/proc/net/tcp6")
 ESTABLISHED = "01"
+IPPROTO_MPTCP = 262  # socket.IPPROTO_MPTCP from Python 3.10 on
 
 
 # ---------------------------------------------------------------------------- pure helpers
@@ -100,6 +103,25 @@ def parse_channels(text):
 def counters(links):
     """{link: [tx_bytes, rx_bytes]} now, through link_sample (the product's counter reader)."""
     return link_sample.read_counters(link_sample.counter_paths(links)) if links else {}
+
+
+def cpu_jiffies(text=None):
+    """[busy, total] clock ticks of the whole machine from /proc/stat's "cpu" line (containers
+    share the host's kernel, so softirq work of the network stack is in it); busy is everything
+    but idle and iowait."""
+    text = _read("/proc/stat") if text is None else text
+    for line in text.splitlines():
+        fields = line.split()
+        if fields and fields[0] == "cpu":
+            values = [int(value) for value in fields[1:9]]
+            return [sum(values) - values[3] - values[4], sum(values)]
+    return [0, 0]
+
+
+def process_cpu():
+    """This process's own CPU seconds (user + system, every thread)."""
+    times = os.times()
+    return round(times[0] + times[1], 4)
 
 
 def proc_address(text):
@@ -286,9 +308,12 @@ def _drain(conn):
         conn.close()
 
 
-def listener(port):
+def listener(port, mptcp=False):
     """A socket listening on ``port`` of every address: IPv6 and IPv4 (dual stack) where the
-    kernel has IPv6, IPv4 only otherwise."""
+    kernel has IPv6, IPv4 only otherwise. ``mptcp``: a Multipath TCP listener (it accepts plain
+    TCP peers too)."""
+    if mptcp:
+        return _mptcp_listener(port)
     if socket.has_ipv6:
         try:
             return socket.create_server(("", port), family=socket.AF_INET6, backlog=128, reuse_port=False,
@@ -300,6 +325,40 @@ def listener(port):
     server.bind(("0.0.0.0", port))
     server.listen(128)
     return server
+
+
+def _mptcp_listener(port):
+    for family, address in ((socket.AF_INET6, "::"), (socket.AF_INET, "0.0.0.0")):
+        if family == socket.AF_INET6 and not socket.has_ipv6:
+            continue
+        server = socket.socket(family, socket.SOCK_STREAM, IPPROTO_MPTCP)
+        try:
+            server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                server.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            server.bind((address, port))
+            server.listen(128)
+            return server
+        except OSError:
+            server.close()
+            if family == socket.AF_INET:
+                raise
+    raise OSError("no MPTCP listener on port %d" % port)
+
+
+def connect(address, port, mptcp=False, timeout=10):
+    """A connected TCP socket (``mptcp``: a Multipath TCP one) to ``address``:``port``."""
+    if not mptcp:
+        return socket.create_connection((address, port), timeout=timeout)
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    conn = socket.socket(family, socket.SOCK_STREAM, IPPROTO_MPTCP)
+    conn.settimeout(timeout)
+    try:
+        conn.connect((address, port))
+    except OSError:
+        conn.close()
+        raise
+    return conn
 
 
 def serve(server, seconds):
@@ -317,11 +376,21 @@ def serve(server, seconds):
     server.close()
 
 
-def sink(port, seconds):
-    serve(listener(port), seconds)
+def sink(port, seconds, mptcp=False):
+    serve(listener(port, mptcp), seconds)
 
 
 # ---------------------------------------------------------------------------- traffic
+def _guarded(send, errors, index):
+    """``send`` as a thread target that records an OSError in ``errors[index]`` and ends."""
+    def run(*args):
+        try:
+            send(*args)
+        except OSError as exc:
+            errors[index] = "%s: %s" % (exc.__class__.__name__, exc)
+    return run
+
+
 def _send_paced(conn, seconds, rate, counter, index):
     """Send for ``seconds`` (0: until the process ends) at ``rate`` bytes/s (0: as fast as the socket takes it)."""
     chunk = b"\0" * CHUNK
@@ -359,8 +428,10 @@ def _load_and_close(conns, kinds, seconds, rate, small_every, links=None):
     traffic window: the time (epoch) and the links' kernel counters right before the first
     byte and right after the peer has read the last one (connection setup and process start-up
     left out, so bytes over window seconds is the rate the links carried)."""
-    window = {"start": time.time(), "before": counters(links)}
+    window = {"start": time.time(), "before": counters(links), "cpu_before": cpu_jiffies(),
+              "process_cpu_before": process_cpu()}
     counter = [0] * len(conns)
+    errors = [None] * len(conns)
     workers = []
     for index, (kind, conn) in enumerate(zip(kinds, conns)):
         conn.settimeout(None)
@@ -368,7 +439,7 @@ def _load_and_close(conns, kinds, seconds, rate, small_every, links=None):
             target, args = _send_paced, (conn, seconds, rate, counter, index)
         else:
             target, args = _send_small, (conn, seconds, small_every[kind], counter, index)
-        worker = threading.Thread(target=target, args=args)
+        worker = threading.Thread(target=_guarded(target, errors, index), args=args)
         worker.daemon = True
         workers.append(worker)
     for worker in workers:
@@ -377,29 +448,42 @@ def _load_and_close(conns, kinds, seconds, rate, small_every, links=None):
         worker.join()
     # Wait until the peer has read everything (it closes on end of stream): the kernel's
     # counters, read next, then hold every byte sent.
-    for conn in conns:
-        conn.shutdown(socket.SHUT_WR)
-    for conn in conns:
+    for index, conn in enumerate(conns):
+        try:
+            conn.shutdown(socket.SHUT_WR)
+        except OSError as exc:
+            errors[index] = errors[index] or "%s: %s" % (exc.__class__.__name__, exc)
+    for index, conn in enumerate(conns):
+        if errors[index]:
+            continue
         conn.settimeout(30)
-        while conn.recv(4096):
-            pass
+        try:
+            while conn.recv(4096):
+                pass
+        except OSError as exc:
+            errors[index] = "%s: %s" % (exc.__class__.__name__, exc)
     window["after"] = counters(links)
+    window["cpu_after"] = cpu_jiffies()
+    window["process_cpu_after"] = process_cpu()
     window["end"] = time.time()
     window["seconds"] = round(window["end"] - window["start"], 4)
+    window["errors"] = errors
     return counter, window
 
 
-def streams(address, port, count, seconds, stream_mbit, links=None):
+def streams(address, port, count, seconds, stream_mbit, links=None, mptcp=False):
     """``count`` bulk TCP streams to one address (as iperf3 -P), each paced to stream_mbit
-    (0: as fast as it goes), for ``seconds`` (0: until the process is killed). The sink on the
-    other side takes any connection, so stray ones (a link watchdog's probes of the fabric port)
-    disturb nothing."""
-    conns = [socket.create_connection((address, port), timeout=10) for dummy in range(count)]
+    (0: as fast as it goes), for ``seconds`` (0: until the process is killed); ``mptcp``:
+    Multipath TCP connections. The sink on the other side takes any connection, so stray ones
+    (a link watchdog's probes of the fabric port) disturb nothing. A connection that breaks
+    ends its stream: ``errors`` has one entry per stream (None: it carried on to the end)."""
+    conns = [connect(address, port, mptcp) for dummy in range(count)]
     counter, window = _load_and_close(conns, ["rw"] * count, seconds, stream_mbit * 1e6 / 8, {}, links)
     for conn in conns:
         conn.close()
-    return {"label": "%d TCP streams" % count, "address": address, "port": port, "seconds": seconds,
-            "stream_mbit": stream_mbit, "bytes_claimed": counter, "window": window}
+    return {"label": "%d %s streams" % (count, "MPTCP" if mptcp else "TCP"), "address": address, "port": port,
+            "seconds": seconds, "stream_mbit": stream_mbit, "mptcp": mptcp, "bytes_claimed": counter,
+            "errors": window.pop("errors"), "window": window}
 
 
 def emulate(addresses, port, seed, seconds, offered_mbit, channels=CHANNELS, links=None):
@@ -466,6 +550,7 @@ def parser():
     cmd.add_argument("--port", type=int, default=3001)
     cmd.add_argument("--seconds", type=float, default=0, help="0: until killed")
     cmd.add_argument("--daemon", action="store_true")
+    cmd.add_argument("--mptcp", action="store_true", help="a Multipath TCP listener")
     for name in ("streams", "emulate"):
         cmd = sub.add_parser(name)
         if name == "streams":
@@ -473,6 +558,7 @@ def parser():
             cmd.add_argument("--count", type=int, default=8)
             cmd.add_argument("--stream-mbit", type=float, default=0)
             cmd.add_argument("--daemon", action="store_true")
+            cmd.add_argument("--mptcp", action="store_true", help="Multipath TCP connections")
         else:
             cmd.add_argument("--addresses", required=True)
             cmd.add_argument("--seed", type=int, required=True)
@@ -501,7 +587,7 @@ def main(argv=None):
     links = parse_links(getattr(args, "links", ""))
     if getattr(args, "daemon", False):
         if args.command == "sink":
-            server = listener(args.port)  # listening before the caller hears the pid
+            server = listener(args.port, args.mptcp)  # listening before the caller hears the pid
             if not daemonize():
                 return 0
             serve(server, args.seconds)
@@ -514,12 +600,12 @@ def main(argv=None):
         command = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
         result = run_sampled(links, args.interval, command)
     elif args.command == "sink":
-        sink(args.port, args.seconds)
+        sink(args.port, args.seconds, args.mptcp)
         return 0
     elif args.command in ("streams", "emulate"):
         before = watchdog()
         if args.command == "streams":
-            result = streams(args.address, args.port, args.count, args.seconds, args.stream_mbit, links)
+            result = streams(args.address, args.port, args.count, args.seconds, args.stream_mbit, links, args.mptcp)
         else:
             result = emulate(args.addresses.split(","), args.port, args.seed, args.seconds, args.offered_mbit,
                              parse_channels(args.channels), links)

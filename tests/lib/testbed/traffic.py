@@ -112,11 +112,12 @@ def watchdog_status(cluster, host):
 
 
 # ---------------------------------------------------------------------------- sink and traffic
-def start_sink(cluster, host, port):
+def start_sink(cluster, host, port, mptcp=False):
     """A TCP sink on ``port`` of every address of ``host`` (IPv4 and IPv6): it accepts every
-    connection and reads it to its end. Listening when this returns; returns its pid."""
+    connection and reads it to its end (``mptcp``: a Multipath TCP listener, which takes plain
+    TCP peers too). Listening when this returns; returns its pid."""
     stop_sink(cluster, host, port)
-    return tool(cluster, host, ["sink", "--port", port, "--daemon"])["pid"]
+    return tool(cluster, host, ["sink", "--port", port, "--daemon"] + (["--mptcp"] if mptcp else []))["pid"]
 
 
 def stop_sink(cluster, host, port):
@@ -126,16 +127,18 @@ def stop_sink(cluster, host, port):
                 % (int(port), int(port)))
 
 
-def streams(cluster, host, address, port, count=8, seconds=5, stream_mbit=0):
+def streams(cluster, host, address, port, count=8, seconds=5, stream_mbit=0, mptcp=False):
     """``count`` bulk TCP streams from ``host`` to ``address``:``port`` (as iperf3 -P), each
-    paced to ``stream_mbit`` (0: unpaced), for ``seconds``. Returns {label, address, port,
-    seconds, stream_mbit, bytes_claimed (the generator's own counts, for the record), window:
-    {start, end (epoch: first byte, last byte read by the peer), seconds, before, after
-    ({link: [tx, rx]} of ``host``, link_sample)}, watchdog: {before, after} (watchdog_status()
-    right before and after the traffic)}."""
+    paced to ``stream_mbit`` (0: unpaced), for ``seconds`` (``mptcp``: Multipath TCP
+    connections). Returns {label, address, port, seconds, stream_mbit, mptcp, bytes_claimed (the
+    generator's own counts, for the record), errors (per stream: None, or why its connection
+    broke), window: {start, end (epoch: first byte, last byte read by the peer), seconds, before,
+    after ({link: [tx, rx]} of ``host``, link_sample), cpu_before, cpu_after ([busy, total] clock
+    ticks of the machine), process_cpu_before, process_cpu_after (the sender's CPU seconds)},
+    watchdog: {before, after} (watchdog_status() right before and after the traffic)}."""
     return tool(cluster, host, ["streams", "--address", address, "--port", port, "--count", count,
-                                "--seconds", seconds, "--stream-mbit", stream_mbit, "--links", links_arg(cluster)],
-                timeout=float(seconds) + 120)
+                                "--seconds", seconds, "--stream-mbit", stream_mbit, "--links", links_arg(cluster)]
+                + (["--mptcp"] if mptcp else []), timeout=float(seconds) + 120)
 
 
 def emulate(cluster, host, addresses, port, seed, seconds=5, offered_mbit=0, channels="rw=8,bulk=2,ctrl=1,meta=1"):
@@ -147,10 +150,12 @@ def emulate(cluster, host, addresses, port, seed, seconds=5, offered_mbit=0, cha
                                 "--links", links_arg(cluster)], timeout=float(seconds) + 120)
 
 
-def start_streams(cluster, host, address, port, count=8, stream_mbit=0):
-    """``count`` bulk TCP streams from ``host`` to ``address``:``port`` until stop(); their pid."""
+def start_streams(cluster, host, address, port, count=8, stream_mbit=0, mptcp=False):
+    """``count`` bulk TCP streams (``mptcp``: Multipath TCP) from ``host`` to ``address``:``port``
+    until stop(); their pid."""
     return tool(cluster, host, ["streams", "--address", address, "--port", port, "--count", count,
-                                "--seconds", 0, "--stream-mbit", stream_mbit, "--daemon"])["pid"]
+                                "--seconds", 0, "--stream-mbit", stream_mbit, "--daemon"]
+                + (["--mptcp"] if mptcp else []))["pid"]
 
 
 def run_sampled(cluster, host, argv, interval=0.5, timeout=300):

@@ -324,6 +324,7 @@ def test_phase_vars():
     assert migration.phase_vars("native") == {"fabric_strategy": "native"}
     assert migration.phase_vars("native", extra_plan=True)["fabric_roles"] == ["links", "aerospike"]
     assert migration.phase_vars("balanced") == {"fabric_strategy": "balanced"}
+    assert migration.phase_vars("mptcp") == {"fabric_strategy": "mptcp"}
     assert migration.phase_vars("balanced_bulk2") == {"fabric_strategy": "balanced",
                                                       "aerospike_network": {"fabric": {"channel-bulk-fds": 2}}}
     both = migration.phase_vars("single_bulk4_mt4")

@@ -88,3 +88,24 @@ def test_window_rate_takes_the_buckets_inside_verify_window():
                     "payload_mbit": round(1100 * 50000 * 8 / 1e6 / 6.5, 1)}
     assert demo.window_rate(workload, None) is None
     assert demo.window_rate(dict(workload, started_at=None), {"start": 1005.2, "end": 1012.0}) is None
+
+
+def test_strategy_mptcp_runs_single_balanced_then_mptcp_and_sums_up_the_last():
+    assert [name for name, dummy, dummy_args in demo.phases_for(None)] == ["single", "native", "balanced"]
+    assert demo.phases_for("balanced") is demo.PHASES
+    phases = demo.phases_for("mptcp")
+    assert [name for name, dummy, dummy_args in phases] == ["single", "balanced", "mptcp"]
+    assert phases[-1][2] == ["-e", "fabric_strategy=mptcp"] and phases[1][2] == ["-e", "fabric_strategy=balanced"]
+    assert all("%s" not in what for dummy, what, dummy_args in phases[1:])
+    rates = {"fab0": 50, "fab1": 50}
+    figures = {"single": demo.phase_figures(cluster({"fab0": 47, "fab1": 0}, {"fab0": 46, "fab1": 0}, ONE),
+                                            ["n1", "n2"], rates),
+               "mptcp": demo.phase_figures(cluster({"fab0": 46, "fab1": 45}, {"fab0": 45, "fab1": 46}, EVEN),
+                                           ["n1", "n2"], rates)}
+    top = demo.summary(figures, top="mptcp")
+    assert top["phase"] == "mptcp" and top["ratio"] == pytest.approx(182.0 / 93.0, abs=1e-3)
+    for phase in figures.values():
+        phase["workload"] = {"kind": "plain TCP"}
+    report = {"hosts": ["n1", "n2"], "phases": figures, "mode": "plain-tcp", "rate_mbit": 50, "summary": top}
+    assert demo.table(report).splitlines()[-1].startswith(
+        "aggregate ratio mptcp/single: 1.957x; busiest link in mptcp: 50.0 % (limit 52 %: holds)")

@@ -374,3 +374,27 @@ def test_server_table_and_findings():
     assert "finding: n1 accepted 8 + 6 fabric sockets on fab0, fab1" in text
     assert "opened/closed while measuring: 6/6" in text
     assert "finding: verify.yml's server view of n1: cluster size 2, migrations pending 0" in text
+
+
+# ---------------------------------------------------------------------------- fabric_strategy mptcp
+def test_a_phase_of_mptcp_streams():
+    args = measure.parser().parse_args(["run", "-i", "x", "--out", "y", "--streams", "1", "--phase", "tcp=keep",
+                                        "--phase", "one=keep,mptcp=1", "--check-subflows"])
+    specs = measure.phase_specs(args)
+    assert specs[0][2]["mptcp"] == 0.0 and specs[1][2]["mptcp"] == 1.0 and args.check_subflows
+    assert measure.traffic_label(dict(specs[1][2], seconds=3.0)) == "1 MPTCP streams, 3.0 s"
+
+
+def subflow_view(connections=24, short=0, plain=0, fab1=None, state="ok"):
+    return {"state": state, "connections": connections, "short": short, "plain": plain,
+            "links": {"fab0": {"subflows": connections, "connections": connections},
+                      "fab1": {"subflows": connections, "connections": connections if fab1 is None else fab1}}}
+
+
+def test_subflows_check_needs_every_connection_on_every_link():
+    good = {"links": ["fab0", "fab1"], "nodes": {"n1": {"mptcp": subflow_view()}, "n2": {"mptcp": subflow_view()}}}
+    assert measure.check_subflows(good, ["n1", "n2"])["ok"]
+    for bad in (subflow_view(short=1, fab1=23, state="short"), subflow_view(plain=2, state="short"),
+                subflow_view(connections=0, state="idle"), None):
+        cluster = {"links": ["fab0", "fab1"], "nodes": {"n1": {"mptcp": subflow_view()}, "n2": {"mptcp": bad}}}
+        assert not measure.check_subflows(cluster, ["n1", "n2"])["ok"], bad

@@ -85,8 +85,10 @@ def test_bond_hash_on_shifting_kernels_uses_every_second_address():
     assert plan["a"]["bond0"] == ["198.18.2.12", "198.18.2.14"]
 
 
-@pytest.mark.parametrize("era, addresses", [("5.18+", ["198.18.2.12", "198.18.2.13"]),
-                                             ("5.15-5.17", ["198.18.2.12", "198.18.2.14"])])
+@pytest.mark.parametrize("era, addresses", [
+    ("5.18+", ["198.18.2.12", "198.18.2.13"]),
+    ("5.15-5.17", ["198.18.2.12", "198.18.2.14"]),
+])
 def test_an_explicit_era_wins_over_the_kernel_version(era, addresses):
     # RHEL 9 kernels read 5.14.0-*.el9 but may hash like 5.18: the era the counters show decides
     links = [{"name": "bond0", "subnet": "198.18.2.0/24",

@@ -1,0 +1,196 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""fabric_strategy mptcp on a live two-node test bed with the real Aerospike server.
+
+site.yml with fabric_strategy mptcp converges and a second run changes nothing; the server runs
+with mptcpize's LD_PRELOAD library (from the node image), its fabric connections are MPTCP
+connections with one subflow per link (``ss -tni``: tcp-ulp-mptcp tokens, grouped per connection
+by link_sample.mptcp_subflows, what verify.yml reports), the endpoints and limits are in place,
+the nat role's rules are gone. With n1's fab1 link down for 3 s (carrier loss) no fabric connection
+breaks, and once it is back the link watchdog (MPTCP mode) re-adds the link's endpoints, so every
+connection has its subflow on fab1 again. Switching the strategy back to balanced removes the endpoints,
+the drop-in, the boot unit and the sysctl file, and the NAT rules come back.
+
+/proc/sys is read-only in the containers: the test bed sets net.mptcp.blackhole_timeout=0 when it
+makes them (testbed_sysctls), so the role finds the wanted values and writes no sysctl.
+Containers and networks: cfm-mpl-* (links 198.19.140.0/24, 198.19.141.0/24).
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import re
+import time
+
+import pytest
+
+from ansible_collections.clusterfabric.multilink.plugins.module_utils import link_sample, mptcp_apply
+from testbed import aerospike as tba
+from testbed import inventory as tbi
+
+NODES = {"n1": 1, "n2": 2}
+GROUP = "mpl"
+LIBRARY = "/usr/lib/x86_64-linux-gnu/mptcpize/libmptcpwrap.so.0.0.1"
+LINKS = [{"name": "fab0", "subnet": "198.19.140.0/24", "device": "eth0"},
+         {"name": "fab1", "subnet": "198.19.141.0/24", "device": "eth1"}]
+GROUP_VARS = {
+    "fabric_links": LINKS, "testbed_rate_mbit": 200, "fabric_ports": [3001], "fabric_strategy": "mptcp",
+    "fabric_links_backend": "networkd", "aerospike_version": "8.1", "aerospike_restart": True,
+    "aerospike_restart_wait": "cluster", "fabric_mptcp_restart": True,
+    "aerospike_namespaces": [{"name": "test", "replication-factor": 2,
+                              "storage-engine": {"type": "memory", "data-size": "512M"}}],
+    "testbed_sysctls": {"net.mptcp.blackhole_timeout": "0"},
+}
+
+
+def site(bed, *args):
+    result = tbi.ansible("ansible-playbook", bed.inventory, "playbooks/site.yml", *args, json=True, timeout=900)
+    found, stats = tbi.tasks(result)
+    return result, found, stats
+
+
+@pytest.fixture(scope="module")
+def bed(testbed):
+    present, reason = tba.available()
+    if not present:
+        pytest.skip(reason)
+    cluster = testbed(GROUP, "cfm-mpl", NODES, GROUP_VARS)
+    try:
+        yield cluster
+    finally:
+        cluster.down()
+
+
+@pytest.fixture(scope="module")
+def converged(bed):
+    result, found, stats = site(bed)
+    assert result.returncode == 0, (result.stdout[-6000:], result.stderr[-3000:])
+    server = tba.Server(bed)
+    server.wait_cluster(timeout=120)
+    return found, stats
+
+
+def subflows(bed, host):
+    sockets = link_sample.parse_subflows(bed.run(host, " ".join(
+        "'%s'" % word if " " in word else word for word in link_sample.subflows_command(3001))).stdout)
+    return link_sample.mptcp_subflows(LINKS, 3001, sockets)
+
+
+def test_site_converges_and_a_second_run_changes_nothing(bed, converged):
+    found, stats = converged
+    for host in NODES:
+        applied = found["Multipath TCP for the fabric connections"][host]
+        assert applied["changed"] and applied["library"] == LIBRARY, applied
+    result, again, stats = site(bed)
+    assert result.returncode == 0, result.stdout[-4000:]
+    changed = dict((host, stats[host]["changed"]) for host in NODES)
+    assert changed == {"n1": 0, "n2": 0}, [(name, host) for name, hosts in again.items()
+                                           for host, outcome in hosts.items() if outcome.get("changed")]
+    check, dummy, stats = site(bed, "--check", "--diff")
+    assert check.returncode == 0 and dict((host, stats[host]["changed"]) for host in NODES) == {"n1": 0, "n2": 0}
+
+
+def test_the_node_has_endpoints_limits_units_and_no_nat_rules(bed, converged):
+    for host in NODES:
+        endpoints = mptcp_apply.parse_endpoints(bed.run(host, "ip mptcp endpoint show").stdout)
+        assert [(e["id"], e["address"], e["flags"], e["dev"]) for e in endpoints] == [
+            (101, bed.plan[host]["fab0"][0], ["signal"], "eth0"), (102, bed.plan[host]["fab1"][0], ["signal"], "eth1")]
+        assert mptcp_apply.parse_limits(bed.run(host, "ip mptcp limits show").stdout) == \
+            {"subflows": 1, "add_addr_accepted": 1}
+        assert "clusterfabric_multilink" not in bed.run(host, "nft list tables").stdout
+        assert bed.run(host, "systemctl is-enabled %s" % mptcp_apply.UNIT).stdout.strip() == "enabled"
+        assert bed.run(host, "systemctl is-active clusterfabric-linkwatch").stdout.strip() == "active"
+        status = json.loads(bed.run(host, "cat /run/clusterfabric/linkwatch.json").stdout)
+        assert status["kind"] == "mptcp" and sorted(status["links"]) == ["fab0", "fab1"]
+        assert [e["id"] for e in status["links"]["fab1"]["endpoints"]] == [102]
+        dropin = bed.run(host, "systemctl cat aerospike.service").stdout
+        assert "Environment=LD_PRELOAD=%s" % LIBRARY in dropin
+        assert "Before=aerospike.service" in bed.run(host, "cat %s" % mptcp_apply.UNIT_PATH).stdout
+        assert bed.run(host, "systemctl is-active mptcp.service", check=False).stdout.strip() != "active"
+
+
+def test_the_server_runs_with_the_library_and_every_fabric_connection_has_a_subflow_per_link(bed, converged):
+    for host in NODES:
+        pid = bed.run(host, "systemctl show -p MainPID --value aerospike").stdout.strip()
+        assert pid not in ("", "0")
+        assert "LD_PRELOAD=%s" % LIBRARY in bed.run(host, "tr '\\0' '\\n' < /proc/%s/environ" % pid).stdout
+        assert "libmptcpwrap" in bed.run(host, "cat /proc/%s/maps" % pid).stdout
+        assert re.search(r"\b3001\b", bed.run(host, "ss -Mnl").stdout), "no MPTCP listener on 3001"
+        report = subflows(bed, host)
+        print("%s: %s" % (host, json.dumps(report, sort_keys=True)))
+        # 12 fabric connections each way (rw 8, bulk 2, ctrl 1, meta 1), every one MPTCP
+        assert report["connections"] >= 24 and report["opened"] >= 12, report
+        assert report["plain"] == 0 and report["other"] == 0, report
+        assert report["short"] == 0, report
+        for link in ("fab0", "fab1"):
+            assert report["links"][link]["connections"] == report["connections"], report
+    counters = link_sample.parse_netstat(bed.run("n1", "cat /proc/net/netstat").stdout)
+    assert counters.get("MPJoinSynAckRx", 0) + counters.get("MPJoinSynRx", 0) > 0, counters
+
+
+def connections(bed, host):
+    """{local token: [links of its subflows]} of ``host``'s MPTCP fabric connections."""
+    sockets = link_sample.parse_subflows(bed.run(host, " ".join(
+        "'%s'" % word if " " in word else word for word in link_sample.subflows_command(3001))).stdout)
+    networks = link_sample.link_networks(LINKS)
+    out = {}
+    for local, dummy, dummy2, dummy3, token in sockets:
+        if token is not None:
+            out.setdefault(token, []).extend(name for name, network in networks if local in network)
+    return out
+
+
+def test_a_link_lost_and_back_keeps_every_connection_and_the_watchdog_gives_the_subflows_back(bed, converged):
+    before = dict((host, connections(bed, host)) for host in NODES)
+    assert all(len(found) >= 24 for found in before.values()), before
+    readded = json.loads(bed.run("n1", "cat /run/clusterfabric/linkwatch.json").stdout)["links"]["fab1"]["readded"]
+    target, down, up = bed.failure("carrier", "n1", "n2", "fab1")
+    bed.run(target, down)
+    time.sleep(3)
+    during = connections(bed, "n1")
+    bed.run(target, up)
+    deadline = time.time() + 30
+    while True:
+        after = dict((host, connections(bed, host)) for host in NODES)
+        whole = all(sorted(set(links)) == ["fab0", "fab1"] for found in after.values() for links in found.values())
+        if whole or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    back = time.time() - (deadline - 30)
+    status = json.loads(bed.run("n1", "cat /run/clusterfabric/linkwatch.json").stdout)
+    print("link fab1 of n1 down 3 s: %d connections during (on fab1: %d), every subflow back %.1f s after the link "
+          "came up; n1 re-added fab1's endpoints %d times" % (
+              len(during), sum(1 for links in during.values() if "fab1" in links), back,
+              status["links"]["fab1"]["readded"] - readded))
+    # no connection broke: the same connections (local tokens) before, during and after
+    assert set(during) == set(before["n1"]), (sorted(before["n1"]), sorted(during))
+    for host in NODES:
+        assert set(after[host]) == set(before[host]), host
+    assert whole, after
+    assert status["links"]["fab1"]["readded"] > readded, status["links"]["fab1"]
+    assert status["links"]["fab1"]["readd_error"] is None and not status["links"]["fab1"]["readd_pending"]
+
+
+def test_switching_back_to_balanced_removes_it_all(bed, converged):
+    result, found, stats = site(bed, "-e", "fabric_strategy=balanced")
+    assert result.returncode == 0, (result.stdout[-6000:], result.stderr[-3000:])
+    for host in NODES:
+        assert found["Multipath TCP for the fabric connections"][host]["changed"]
+        assert [e for e in mptcp_apply.parse_endpoints(bed.run(host, "ip mptcp endpoint show").stdout)
+                if e["id"] in mptcp_apply.OUR_IDS] == []
+        assert mptcp_apply.parse_limits(bed.run(host, "ip mptcp limits show").stdout) == mptcp_apply.KERNEL_LIMITS
+        for path in (mptcp_apply.UNIT_PATH, mptcp_apply.dropin_path("aerospike.service"), mptcp_apply.SYSCTL_FILE):
+            assert bed.run(host, "test -e %s" % path, check=False).returncode == 1, path
+        assert "LD_PRELOAD" not in bed.run(host, "systemctl cat aerospike.service").stdout
+        # the nat role owns the watchdog again, in NAT mode, and its rules are back
+        assert "clusterfabric_multilink" in bed.run(host, "nft list tables").stdout
+        status = json.loads(bed.run(host, "cat /run/clusterfabric/linkwatch.json").stdout)
+        assert status.get("kind", "nat") == "nat", status
+    tba.Server(bed).wait_cluster(timeout=120)
+    for host in NODES:
+        pid = bed.run(host, "systemctl show -p MainPID --value aerospike").stdout.strip()
+        assert "libmptcpwrap" not in bed.run(host, "cat /proc/%s/maps" % pid).stdout
+        assert subflows(bed, host)["connections"] == 0
+    again, dummy, stats = site(bed, "-e", "fabric_strategy=balanced")
+    assert again.returncode == 0 and dict((host, stats[host]["changed"]) for host in NODES) == {"n1": 0, "n2": 0}

@@ -1,0 +1,313 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""linkwatch in MPTCP mode (kind mptcp, the mptcp role's configuration): a link whose path comes
+back up gets its signal endpoints deleted and re-added (the kernel does not re-create a dead
+subflow), endpoints of ours that went missing are re-added, and the status file reports per link."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import copy
+import importlib.util
+import json
+import os
+
+import pytest
+
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import mptcp_plan
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.address_plan import plan_addresses
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+_SPEC = importlib.util.spec_from_file_location("clusterfabric_linkwatch_mptcp",
+                                               os.path.join(ROOT, "roles", "nat", "files", "linkwatch.py"))
+linkwatch = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(linkwatch)
+
+LINKS = [{"name": "fab0", "subnet": "198.18.0.0/24"}, {"name": "fab1", "subnet": "198.18.1.0/24"}]
+DEVICES = [{"name": "fab0", "device": "eth0"}, {"name": "fab1", "device": "eth1"}]
+PLAN = plan_addresses({"n1": 1, "n2": 2, "n3": 3}, LINKS)
+MODEL = mptcp_plan.build(PLAN, "n1", DEVICES, [3001])
+
+
+def good(**settings):
+    return json.loads(json.dumps(mptcp_plan.watchdog_config(MODEL, settings)))
+
+
+def with_change(path, value):
+    data = good()
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    if value is KeyError:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return data
+
+
+# ---------------------------------------------------------------------------- configuration
+def test_the_mptcp_configuration_loads_without_nft_names():
+    config = linkwatch.load_config(good())
+    assert config["kind"] == "mptcp" and config["table"] is None and config["dead_set"] is None
+    assert config["mark"] == 0 and config["chains"] == []
+    assert config["endpoints"] == [{"id": 101, "link": "fab0", "address": "198.18.0.11", "device": "eth0"},
+                                   {"id": 102, "link": "fab1", "address": "198.18.1.11", "device": "eth1"}]
+
+
+@pytest.mark.parametrize("path, value, message", [
+    (["kind"], "bgp", "kind must be one of nat, mptcp"),
+    (["endpoints"], [], "endpoints must be a non-empty list with kind mptcp"),
+    (["endpoints"], KeyError, "endpoints must be a non-empty list with kind mptcp"),
+    (["endpoints", 0, "link"], "fab9", r"endpoints\[0\] must be an object with the link of one of links"),
+    (["endpoints", 1, "id"], 101, r"endpoints\[1\]: id 101 is not a new endpoint id"),
+    (["endpoints", 1, "id"], 0, r"endpoints\[1\]: id 0 is not a new endpoint id"),
+    (["endpoints", 1, "id"], True, r"endpoints\[1\]: id True is not a new endpoint id"),
+    (["endpoints", 1, "address"], "198.18.0.11; rm", r"endpoints\[1\] address"),
+    (["chains"], [{"name": "x", "peer": "n2", "family": "ipv4", "port": 3001, "lanes": []}], "chains"),
+])
+def test_bad_mptcp_configuration_names_the_key(path, value, message):
+    with pytest.raises(linkwatch.ConfigError, match=message):
+        linkwatch.load_config(with_change(path, value))
+
+
+def test_a_second_endpoint_on_one_address_is_refused():
+    data = good()
+    data["endpoints"][1] = dict(data["endpoints"][0], id=102)
+    with pytest.raises(linkwatch.ConfigError, match=r"endpoints\[1\]: address 198.18.0.11 is listed twice"):
+        linkwatch.load_config(data)
+
+
+def test_endpoints_belong_to_kind_mptcp_only():
+    data = good()
+    data["kind"] = "nat"
+    with pytest.raises(linkwatch.ConfigError):
+        linkwatch.load_config(data)
+
+
+def test_render_readd_deletes_then_adds_the_links_endpoints():
+    config = linkwatch.load_config(good())
+    assert linkwatch.render_readd(config, ["fab1"]) == (
+        ["mptcp endpoint delete id 102"], ["mptcp endpoint add 198.18.1.11 dev eth1 signal id 102"])
+    deletes, adds = linkwatch.render_readd(config, ["fab0", "fab1"])
+    assert len(deletes) == 2 and len(adds) == 2
+
+
+def test_endpoint_ids_are_read_from_ip_mptcp_endpoint_show():
+    text = "198.18.0.11 id 101 signal dev eth0 \n10.0.0.1 id 3 subflow \n\n"
+    assert linkwatch.parse_endpoint_ids(text) == {101: "198.18.0.11", 3: "10.0.0.1"}
+
+
+def test_command_line_checks_and_renders_the_mptcp_configuration(tmp_path, capsys):
+    path = tmp_path / "linkwatch.json"
+    path.write_text(json.dumps(good()))
+    assert linkwatch.main(["--check-config", str(path)]) == 0
+    assert "kind mptcp, 2 links, 2 peers, 2 endpoints, tcp probes every 100 ms" in capsys.readouterr().out
+    assert linkwatch.main(["--render", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "mptcp endpoint delete id 101", "mptcp endpoint delete id 102",
+        "mptcp endpoint add 198.18.0.11 dev eth0 signal id 101", "mptcp endpoint add 198.18.1.11 dev eth1 signal id 102"]
+
+
+# ---------------------------------------------------------------------------- the state machine
+def test_a_path_back_up_marks_its_link_for_a_re_add_and_a_nat_watchdog_never_does():
+    config = linkwatch.load_config(good(hold_down_s=0))
+    core = linkwatch.Watchdog(config, 0.0)
+    for dummy in range(3):
+        core.probe_result("fab1", "n2", False, 1.0, "timeout")
+    assert core.readd == set()
+    for dummy in range(5):
+        lines = core.probe_result("fab1", "n2", True, 2.0)
+    assert core.readd == {"fab1"} and "up after 5 good probes" in lines[0]
+    core.endpoints_readded(["fab1"], False, "RTNETLINK answers: File exists", 3.0)
+    assert core.readd == {"fab1"} and core.readds["fab1"] == {"count": 0, "at": None,
+                                                              "error": "RTNETLINK answers: File exists"}
+    core.endpoints_readded(["fab1"], True, None, 4.0)
+    assert core.readd == set() and core.readds["fab1"] == {"count": 1, "at": 4.0, "error": None}
+
+
+def test_carrier_back_re_adds_once_the_paths_answer_again():
+    config = linkwatch.load_config(good(hold_down_s=0))
+    core = linkwatch.Watchdog(config, 0.0)
+    core.set_carrier("fab0", False, 1.0)
+    core.set_carrier("fab0", True, 2.0)
+    assert core.readd == set()                      # carrier alone: the peers must answer first
+    for dummy in range(5):
+        core.probe_result("fab0", "n3", True, 3.0)
+    assert core.readd == {"fab0"}
+
+
+# ---------------------------------------------------------------------------- the daemon, with fakes
+class FakeIp(object):
+    how = "fake ip"
+
+    def __init__(self):
+        self.batches = []
+        self.present = {101: "198.18.0.11", 102: "198.18.1.11"}
+        self.fail = None
+
+    def readd(self, deletes, adds):
+        self.batches.append((list(deletes), list(adds)))
+        return (False, self.fail) if self.fail else (True, None)
+
+    def ids(self):
+        return dict(self.present)
+
+
+class FakeEvents(object):
+    @staticmethod
+    def fileno():
+        return None
+
+    def close(self):
+        pass
+
+
+class FakeProber(object):
+    """Answers from a script: {(link, peer): [ok, ...]}; stops the daemon after ``ticks`` rounds."""
+
+    def __init__(self, answers, box, ticks):
+        self.answers = answers
+        self.box = box
+        self.ticks = ticks
+        self.started = 0
+
+    def start(self, key, device, family, source, address, now):  # pylint: disable=unused-argument
+        queue = self.answers.get(key, [])
+        ok = queue.pop(0) if queue else True
+        if key == ("fab0", "n2"):
+            self.started += 1
+            if self.started >= self.ticks:
+                self.box[0].stopping = True
+        return (True, None) if ok else (False, "timeout")
+
+    @staticmethod
+    def fds():
+        return []
+
+    def expire(self, now):  # pylint: disable=unused-argument
+        return []
+
+    def close(self):
+        pass
+
+
+class Clock(object):
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def daemon(tmp_path, **settings):
+    cfg = dict(good(**settings), status_file=str(tmp_path / "status.json"), interval_ms=10)
+    cfg = linkwatch.load_config(cfg)
+    clock = Clock()
+    ip = FakeIp()
+    lw = linkwatch.Daemon(cfg, prober=FakeProber({}, [None], 10 ** 6), events=FakeEvents(), clock=clock,
+                          wall=lambda: clock.now + 5000, ip=ip)
+    return lw, ip, clock
+
+
+def test_an_mptcp_daemon_has_no_nft(tmp_path):
+    lw, ip, dummy = daemon(tmp_path)
+    assert lw.mptcp and lw.nft is None and lw.ip is ip
+    lw.restore()                                    # nothing to undo
+    assert ip.batches == []
+
+
+def test_a_link_back_up_gets_its_endpoints_re_added_and_the_status_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(linkwatch, "read_carrier", lambda device: True)
+    lw, ip, clock = daemon(tmp_path, hold_down_s=0)
+    assert lw.sync("start") and ip.batches == []   # nothing pending
+    lw.handle([(("fab1", "n2"), False, "timeout")] * 3)
+    assert lw.sync("change") and ip.batches == []  # down: the kernel moves the data by itself
+    clock.now += 1
+    lw.handle([(("fab1", "n2"), True, None)] * 5)
+    assert lw.sync("change")
+    assert ip.batches == [(["mptcp endpoint delete id 102"], ["mptcp endpoint add 198.18.1.11 dev eth1 signal id 102"])]
+    assert lw.sync("change") and len(ip.batches) == 1
+    lw.write_status(force=True)
+    status = linkwatch.read_json(str(tmp_path / "status.json"))
+    assert status["kind"] == "mptcp" and "rules" not in status
+    fab1, fab0 = status["links"]["fab1"], status["links"]["fab0"]
+    assert fab1["endpoints"] == [{"id": 102, "address": "198.18.1.11"}] and fab1["readded"] == 1
+    assert fab1["readded_at"] == 6001.0 and not fab1["readd_pending"] and fab1["readd_error"] is None
+    assert fab0["endpoints"] == [{"id": 101, "address": "198.18.0.11"}] and fab0["readded"] == 0
+    assert fab0["readded_at"] is None
+    assert status["endpoints"]["ok"] and status["endpoints"]["links"] == ["fab1"]
+    assert status["peers"]["n2"]["fab1"]["state"] == "up"
+
+
+def test_a_failed_re_add_is_retried_after_resync_s_and_logged_once(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(linkwatch, "read_carrier", lambda device: True)
+    lw, ip, clock = daemon(tmp_path, hold_down_s=0)
+    lw.config["resync_s"] = 2.0
+    lw.handle([(("fab0", "n3"), False, "timeout")] * 3)
+    lw.handle([(("fab0", "n3"), True, None)] * 5)
+    ip.fail = "Error: RTNETLINK answers: No such device"
+    assert not lw.sync("change") and len(ip.batches) == 1
+    assert not lw.sync("change") and len(ip.batches) == 1       # waits
+    clock.now += 2.0
+    assert not lw.sync("change") and len(ip.batches) == 2
+    lw.write_status(force=True)
+    status = linkwatch.read_json(str(tmp_path / "status.json"))
+    assert status["links"]["fab0"]["readd_pending"] and "No such device" in status["links"]["fab0"]["readd_error"]
+    ip.fail = None
+    clock.now += 2.0
+    assert lw.sync("change") and len(ip.batches) == 3
+    assert capsys.readouterr().out.count("endpoints of fab0 NOT re-added") == 1
+
+
+def test_endpoints_of_ours_that_went_missing_are_re_added(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(linkwatch, "read_carrier", lambda device: True)
+    lw, ip, dummy = daemon(tmp_path)
+    lw.resync()
+    assert lw.sync("change") and ip.batches == []
+    del ip.present[101]                              # `ip mptcp endpoint flush`, another tool
+    lw.resync()
+    assert lw.sync("change")
+    assert ip.batches == [(["mptcp endpoint delete id 101"], ["mptcp endpoint add 198.18.0.11 dev eth0 signal id 101"])]
+    assert "endpoint id 101 (198.18.0.11) missing: re-adding fab0" in capsys.readouterr().out
+    ip.present = None                                # unreadable: nothing is assumed
+    ip.ids = lambda: None
+    lw.resync()
+    assert lw.sync("change") and len(ip.batches) == 1
+
+
+def test_the_loop_re_adds_when_a_link_returns_and_writes_status(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(linkwatch, "read_carrier", lambda device: True)
+    cfg = linkwatch.load_config(dict(good(hold_down_s=0), status_file=str(tmp_path / "status.json"), interval_ms=10))
+    box = [None]
+    ip = FakeIp()
+    answers = {("fab1", "n2"): [True, False, False, False] + [True] * 5}
+    lw = linkwatch.Daemon(cfg, prober=FakeProber(copy.deepcopy(answers), box, 14), events=FakeEvents(), ip=ip)
+    box[0] = lw
+    notified = []
+    lw.run(notify=notified.append, priority=lambda: "test")
+    assert notified[0] == "READY=1"
+    assert ip.batches == [(["mptcp endpoint delete id 102"], ["mptcp endpoint add 198.18.1.11 dev eth1 signal id 102"])]
+    out = capsys.readouterr().out
+    assert "endpoint re-adds through fake ip" in out and "endpoints re-added in" in out
+    assert "fab1 id 102 198.18.1.11" in out
+    status = linkwatch.read_json(str(tmp_path / "status.json"))
+    assert status["links"]["fab1"]["readded"] == 1 and status["links"]["fab0"]["readded"] == 0
+
+
+def test_ip_mptcp_forces_the_deletes_and_checks_the_adds(monkeypatch):
+    runs = []
+
+    class Result(object):
+        def __init__(self, code):
+            self.returncode = code
+            self.stdout = ""
+            self.stderr = "Error: bad" if code else ""
+
+    def fake_run(argv, **kwargs):
+        runs.append((argv, kwargs["input"]))
+        return Result(0 if "-force" in argv else 1)
+    monkeypatch.setattr(linkwatch.subprocess, "run", fake_run)
+    ok, error = linkwatch.IpMptcp("/sbin/ip").readd(["mptcp endpoint delete id 101"], ["mptcp endpoint add x"])
+    assert runs == [(["/sbin/ip", "-force", "-batch", "-"], "mptcp endpoint delete id 101\n"),
+                    (["/sbin/ip", "-batch", "-"], "mptcp endpoint add x\n")]
+    assert not ok and error == "Error: bad"
