@@ -1,7 +1,7 @@
 # Test / lint harness for the clusterfabric.multilink collection.
 # The repository root IS the collection root.
 #
-#   make test    what CI runs (.ci/run): deps, venv, then every check in CHECKS
+#   make test    what CI runs (.ci/run): deps, venv, then every check in CHECKS (two lanes side by side)
 #   make demo    two-node container cluster, playbooks/site.yml, traffic split (docs/demo.md)
 #   make bench   run benchmarks/plan_speed.py (reports numbers; not a pass/fail timing)
 #   make build   the collection artifact in build/dist; make galaxy-importer checks it
@@ -30,9 +30,13 @@ export ANSIBLE_LOCALHOST_WARNING := False
 # Podman settings for live tests (runc, explicit ulimits), without touching /etc.
 export CONTAINERS_CONF := $(CURDIR)/hack/containers.conf
 
-# Checks run by `make test`, in this order. Later work appends to this list
-# (e.g. molecule).
-CHECKS := lint docs-check galaxy-importer sanity unit functional integration molecule bench
+# Checks run by `make test`, in two lanes side by side (hack/test-lanes.sh): the static lane
+# (CPU only) and the live lane (podman clusters, which mostly wait on timed windows and booting
+# containers). Each lane runs its checks in this order; `make checks CHECKS="unit functional"`
+# runs a chosen list one after the other.
+STATIC_CHECKS := lint docs-check galaxy-importer sanity unit functional bench
+LIVE_CHECKS := integration molecule
+CHECKS := $(STATIC_CHECKS) $(LIVE_CHECKS)
 
 # ansible-test sanity runs in local/venv mode for Python 3.11 only.
 SANITY_PYTHON := 3.11
@@ -43,13 +47,17 @@ SANITY_SKIP := pslint
 
 .PHONY: test checks deps venv collection lint sanity unit functional integration demo bench bench-nat bench-fleet clean
 .PHONY: build galaxy-importer docs-reference docs-check
-.PHONY: molecule scenario demo-down bench-migration bench-linkloss
+.PHONY: molecule scenario demo-down bench-migration bench-linkloss bench-mptcp
 
 test: deps venv
+	bash hack/test-lanes.sh "$(STATIC_CHECKS)" "$(LIVE_CHECKS)"
+
+checks: deps venv
 	@failed=""; \
 	for check in $(CHECKS); do \
-	    echo "==> make $$check"; \
+	    echo "==> make $$check"; start=$$(date +%s); \
 	    $(MAKE) --no-print-directory $$check || failed="$$failed $$check"; \
+	    echo "==> $$check: $$(( $$(date +%s) - start )) s"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "==> FAILED:$$failed"; exit 1; fi; \
 	echo "==> all checks passed: $(CHECKS)"
@@ -102,13 +110,10 @@ integration: deps venv collection
 # Molecule scenarios (molecule/*/molecule.yml, docs/molecule.md): two-node container clusters
 # converged with playbooks/site.yml; each writes build/reports/<scenario>.json.
 MOLECULE_SCENARIOS = $(sort $(patsubst molecule/%/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
+# Two scenarios at a time (hack/molecule-all.sh says why); MOLECULE_JOBS=1 runs them one by one.
+MOLECULE_JOBS ?= 2
 molecule: deps venv collection
-	@failed=""; for s in $(MOLECULE_SCENARIOS); do \
-	    echo "==> molecule test -s $$s"; start=$$(date +%s); \
-	    molecule test -s $$s || failed="$$failed $$s"; \
-	    echo "==> $$s: $$(( $$(date +%s) - start )) s"; \
-	done; \
-	if [ -n "$$failed" ]; then echo "==> molecule FAILED:$$failed"; exit 1; fi
+	MOLECULE_JOBS=$(MOLECULE_JOBS) bash hack/molecule-all.sh $(MOLECULE_SCENARIOS)
 
 # One scenario: make scenario S=balanced
 scenario: deps venv collection
@@ -124,10 +129,12 @@ scenario: deps venv collection
 DEMO_INVENTORY := hack/demo/inventory
 DEMO_RATE_MBIT ?= 50
 DEMO_SECONDS ?= 10
+# STRATEGY=mptcp: the phases single, balanced and mptcp (Multipath TCP), the cluster left in mptcp.
+STRATEGY ?=
 demo: deps venv collection
 	python -m testbed up -i $(DEMO_INVENTORY)
 	python hack/demo/demo.py -i $(DEMO_INVENTORY) --rate-mbit $(DEMO_RATE_MBIT) --seconds $(DEMO_SECONDS) \
-	    --out build/demo
+	    --out build/demo $(if $(STRATEGY),--strategy $(STRATEGY))
 
 demo-down: venv collection
 	python -m testbed down -i $(DEMO_INVENTORY)
@@ -154,6 +161,11 @@ bench-migration: deps venv collection
 # drop) and comes back, per strategy; writes build/reports/linkloss.json.
 bench-linkloss: deps venv collection
 	python benchmarks/linkloss.py
+
+# fabric_strategy mptcp against balanced NAT, side by side in one run (1, 2, 8 connections, unequal
+# links, P3 connection rate, CPU per byte, link loss); writes build/reports/mptcp.json.
+bench-mptcp: deps venv collection
+	python benchmarks/mptcp.py
 
 # The collection artifact, as `ansible-galaxy collection install` and Galaxy get it
 # (galaxy.yml build_ignore keeps development files out).

@@ -150,8 +150,8 @@ options:
     type: dict
   leave_watchdog:
     description:
-      - Leave the link watchdog as it is, whatever O(state) (another role owns it: the
-        P(clusterfabric.multilink.mptcp#role) role under C(fabric_strategy=mptcp)); O(watchdog=true) is then refused.
+      - Leave the link watchdog as it is, whatever O(state), because another role owns it (the
+        P(clusterfabric.multilink.mptcp#role) role under C(fabric_strategy=mptcp)). O(watchdog=true) is then refused.
     type: bool
     default: false
   persist:

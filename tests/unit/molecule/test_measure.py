@@ -17,8 +17,8 @@ import pytest
 from testbed import measure
 
 MB = 1000 * 1000
-TWO = [{"name": "fab0", "device": "eth0", "rate_mbit": 200.0}, {"name": "fab1", "device": "eth1", "rate_mbit": 200.0}]
-FOUR = [{"name": "fab%d" % i, "device": "eth%d" % i, "rate_mbit": 200.0 if i == 0 else 100.0} for i in range(4)]
+TWO = ({"name": "fab0", "device": "eth0", "rate_mbit": 200.0}, {"name": "fab1", "device": "eth1", "rate_mbit": 200.0})
+FOUR = tuple({"name": "fab%d" % i, "device": "eth%d" % i, "rate_mbit": 200.0 if i == 0 else 100.0} for i in range(4))
 START = 1000.0
 
 
