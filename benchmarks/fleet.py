@@ -112,8 +112,8 @@ def measure(clusters, nodes, forks):
     floor_path = os.path.join(work, "floor.yml")
     with open(floor_path, "w") as handle:
         handle.write(FLOOR)
-    print("%d hosts (%d clusters x %d), local connection, %d fork%s:" % (hosts, clusters, nodes, forks,
-                                                                        "" if forks == 1 else "s"), flush=True)
+    plural = "" if forks == 1 else "s"
+    print("%d hosts (%d clusters x %d), local connection, %d fork%s:" % (hosts, clusters, nodes, forks, plural), flush=True)
     floor = run(inventory_path, floor_path, forks)
     print("  floor (ping)            %8.1f s wall %8.1f s CPU %7.1f MiB" % (floor["wall_s"], floor["cpu_s"],
                                                                             floor["peak_rss_mib"]), flush=True)
