@@ -42,6 +42,25 @@ def validate_role(host, role, variables):
     return result.validated_parameters
 
 
+class HostView(object):
+    """One host's variables, each templated when read, with that host's variables and ``hostvars``.
+
+    Ansible's hostvars[host] templates a host's variables without ``hostvars`` (so a group
+    variable such as a seed list built from ``hostvars[...]`` fails there with "'hostvars' is
+    undefined") although the same variable works in a task of that host; this view templates
+    as a task would."""
+
+    def __init__(self, templar, hostvars, host):
+        self._raw = hostvars.raw_get(host)
+        self._templar = templar.copy_with_new_env(available_variables=dict(self._raw, hostvars=hostvars))
+
+    def __contains__(self, name):
+        return name in self._raw
+
+    def __getitem__(self, name):
+        return self._templar.template(self._raw[name])
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(("roles", "hosts"))
@@ -58,8 +77,9 @@ class ActionModule(ActionBase):
         hostvars = task_vars["hostvars"]
         wanted = ("fabric_nat_devices",) + contract.CONTRACT
         variables = {}
+        views = {}
         for host in groups.get("all", []):
-            values = hostvars[host]
+            values = views[host] = HostView(self._templar, hostvars, host)
             if "fabric_cluster_group" not in values:
                 continue
             variables[host] = dict((name, values[name]) for name in wanted if name in values)
@@ -70,8 +90,7 @@ class ActionModule(ActionBase):
                 if values.get("fabric_cluster_group") not in clusters:
                     continue
                 host_roles = contract._roles(host, values.get("fabric_roles"), roles)  # pylint: disable=protected-access
-                full = hostvars[host]
-                params[host] = dict((role, validate_role(host, role, full)) for role in host_roles)
+                params[host] = dict((role, validate_role(host, role, views[host])) for role in host_roles)
             fleet = contract.normalise(groups, variables, params, roles=roles, only=only)
         except FabricError as exc:
             return dict(result, failed=True, msg=str(exc))

@@ -212,6 +212,22 @@ def test_the_good_inventory_passes_a_check_run(tmp_path):
     assert "Validating arguments against arg spec" not in result.stdout, result.stdout[-3000:]
 
 
+def test_a_variable_built_from_hostvars_is_read_as_a_task_would(tmp_path):
+    # The seed list names every cluster member's address through hostvars, as operators write it;
+    # Ansible's hostvars[host] alone cannot template it ("'hostvars' is undefined").
+    seeds = ("{{ groups[fabric_cluster_group] | map('extract', hostvars, 'seed_address')"
+             " | map('regex_replace', '$', ' 3002') | list }}")
+    inventory = write_inventory(tmp_path, {"aerospike_network": {"heartbeat": {"mesh-seed-address-port": seeds}}},
+                                dict((host, {"seed_address": "198.18.9.%d" % (10 + index)})
+                                     for index, host in enumerate(sorted(BASE_HOSTS))), {})
+    for host in BASE_HOSTS:
+        (tmp_path / "root" / host).mkdir(parents=True)
+    result = run_ansible("ansible-playbook", "-i", str(inventory), "playbooks/site.yml", "--check", "--diff",
+                         ANSIBLE_CALLBACK_RESULT_FORMAT="yaml")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "mesh-seed-address-port 198.18.9.10 3002" in result.stdout, result.stdout[-3000:]
+
+
 def _messages(output):
     """The failure text of the run, with YAML/JSON escapes kept as printed."""
     return "\n".join(line for line in output.splitlines()
