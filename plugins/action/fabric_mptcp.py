@@ -7,7 +7,7 @@ The task gives either the public options (plan, node, links, ports), from which 
 MPTCP model is built here (plugin_utils/mptcp_plan.py), or a precomputed ``model`` (the
 contract's mptcp.model, what the mptcp role passes). The link watchdog's configuration (MPTCP
 mode) is computed here and checked with the watchdog's own check, as the fabric_nat action
-does for NAT mode (it shares its daemon() helper), and the module runs once on the host with
+does for NAT mode (both through plugin_utils/linkwatch_program.py), and the module runs once on the host with
 only what it applies: the endpoints, the limits and, with the watchdog, its configuration,
 unit and program (transferred as the copy action does, not in check mode). ``apply: false``
 runs no module.
@@ -16,27 +16,18 @@ runs no module.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import json
-
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
-from ansible_collections.clusterfabric.multilink.plugins.action.fabric_nat import PROGRAM, daemon
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.mptcp_apply import MODEL_OPTIONS, OPTIONS
-from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import mptcp_plan
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import linkwatch_program, mptcp_plan
 
 MODULE = "clusterfabric.multilink.fabric_mptcp"
 
 
 def watchdog_config(model, settings):
     """The watchdog's configuration (MPTCP mode) for ``model``, checked as the daemon checks it."""
-    config = mptcp_plan.watchdog_config(model, settings)
-    checker = daemon()
-    try:
-        checker["load_config"](json.loads(json.dumps(config)))
-    except checker["error"] as exc:
-        raise FabricError("watchdog configuration: %s" % exc)
-    return config
+    return linkwatch_program.checked(mptcp_plan.watchdog_config(model, settings))
 
 
 class ActionModule(ActionBase):
@@ -91,22 +82,7 @@ class ActionModule(ActionBase):
 
     def _module(self, task_vars, args, model, config):
         """Run the module once with what it applies (the program transferred first when it may be needed)."""
-        if args["leave_watchdog"]:
-            watchdog = None
-        elif config is None:
-            watchdog = {"state": "absent"}
-        else:
-            checker = daemon()
-            watchdog = {"state": "present", "config": json.dumps(config, indent=1, sort_keys=True) + "\n",
-                        "unit": checker["unit"], "program": {"sha256": checker["sha256"]}}
-            if not self._task.check_mode:
-                if self._connection._shell.tmpdir is None:
-                    self._make_tmp_path()
-                tmpdir = self._connection._shell.tmpdir
-                remote = self._connection._shell.join_path(tmpdir, "linkwatch.py")
-                self._transfer_file(PROGRAM, remote)
-                self._fixup_perms2((tmpdir, remote))
-                watchdog["program"]["src"] = remote
+        watchdog = linkwatch_program.payload(self, config, args["leave_watchdog"])
         rendered = {"host": task_vars.get("inventory_hostname"), "watchdog": watchdog}
         if model is not None:
             rendered.update(endpoints=[{"id": e["id"], "address": e["address"], "device": e["device"]}

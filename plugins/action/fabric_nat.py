@@ -16,57 +16,18 @@ its digest is enough); the model itself never goes to the host. ``apply: false``
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import hashlib
-import importlib.util
-import json
-import os
-
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.nat_apply import OPTIONS, RULE_OPTIONS
-from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import nat_rules
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import linkwatch_program, nat_rules
 
 MODULE = "clusterfabric.multilink.fabric_nat"
-# The link watchdog's home: the nat role's files, shipped verbatim to the node.
-FILES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                     "roles", "nat", "files")
-PROGRAM = os.path.join(FILES, "linkwatch.py")
-UNIT = os.path.join(FILES, "clusterfabric-linkwatch.service")
-_DAEMON = {}
-
-
-def daemon():
-    """The watchdog as the controller knows it: the program's digest, its unit, its config check."""
-    if not _DAEMON:
-        with open(PROGRAM, "rb") as handle:
-            digest = hashlib.sha256(handle.read()).hexdigest()
-        with open(UNIT) as handle:
-            unit = handle.read()
-        spec = importlib.util.spec_from_file_location("clusterfabric_linkwatch", PROGRAM)
-        program = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(program)
-        _DAEMON.update(sha256=digest, unit=unit, load_config=program.load_config, error=program.ConfigError)
-    return _DAEMON
-
-
-try:
-    # Loaded once in the controller's main process (the strategy imports this plugin before it
-    # forks a worker per host), so the workers inherit it; daemon() reports a failure when used.
-    daemon()
-except (OSError, ImportError, SyntaxError, AttributeError):
-    _DAEMON.clear()
 
 
 def watchdog_config(model, settings):
     """The watchdog's configuration for ``model``, checked as the daemon checks it when it starts."""
-    config = nat_rules.watchdog_config(model, settings)
-    checker = daemon()
-    try:
-        checker["load_config"](json.loads(json.dumps(config)))
-    except checker["error"] as exc:
-        raise FabricError("watchdog configuration: %s" % exc)
-    return config
+    return linkwatch_program.checked(nat_rules.watchdog_config(model, settings))
 
 
 class ActionModule(ActionBase):
@@ -138,22 +99,7 @@ class ActionModule(ActionBase):
 
     def _module(self, task_vars, args, rules, config):
         """Run the module once with what it applies (the program transferred first when it may be needed)."""
-        if args["leave_watchdog"]:
-            watchdog = None
-        elif config is None:
-            watchdog = {"state": "absent"}
-        else:
-            checker = daemon()
-            watchdog = {"state": "present", "config": json.dumps(config, indent=1, sort_keys=True) + "\n",
-                        "unit": checker["unit"], "program": {"sha256": checker["sha256"]}}
-            if not self._task.check_mode:
-                if self._connection._shell.tmpdir is None:
-                    self._make_tmp_path()
-                tmpdir = self._connection._shell.tmpdir
-                remote = self._connection._shell.join_path(tmpdir, "linkwatch.py")
-                self._transfer_file(PROGRAM, remote)
-                self._fixup_perms2((tmpdir, remote))
-                watchdog["program"]["src"] = remote
+        watchdog = linkwatch_program.payload(self, config, args["leave_watchdog"])
         return self._execute_module(module_name=MODULE, task_vars=task_vars, module_args={
             "state": args["state"], "backend": args["backend"], "persist": args["persist"],
             "rendered": {"rules": rules, "watchdog": watchdog}})

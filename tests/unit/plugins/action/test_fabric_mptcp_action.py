@@ -12,7 +12,7 @@ import json
 import pytest
 
 from ansible_collections.clusterfabric.multilink.plugins.action import fabric_mptcp as mptcp_action
-from ansible_collections.clusterfabric.multilink.plugins.action import fabric_nat as nat_action
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import linkwatch_program
 from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import mptcp_plan
 
 PLAN = {"n1": {"fab0": ["198.18.0.11"], "fab1": ["198.18.1.11"]},
@@ -83,7 +83,7 @@ def test_the_module_gets_the_endpoints_and_limits_only_once():
     assert args == {"state": "present", "services": ["aerospike.service", "valkey.service"], "library": "",
                     "install_packages": True, "nat_first": False, "root": "",
                     "rendered": {"host": "n1", "watchdog": {"state": "absent"}, "endpoints": ENDPOINTS,
-                                 "limits": {"subflows": 1, "add_addr_accepted": 1}}}
+                                 "limits": {"subflows": 8, "add_addr_accepted": 8}}}
     assert result["changed"] and result["model"]["node"] == "n1"
     assert [call for call in calls if call[0] in ("transfer", "mktemp")] == []
 
@@ -98,10 +98,10 @@ def test_with_the_watchdog_the_program_is_transferred_and_the_config_is_mptcp_ki
     result, calls = run({"model": model, "watchdog": True, "watchdog_settings": {"interval_ms": 50}})
     [args] = modules(calls)
     watchdog = args["rendered"]["watchdog"]
-    with open(nat_action.PROGRAM, "rb") as handle:
+    with open(linkwatch_program.PROGRAM, "rb") as handle:
         digest = hashlib.sha256(handle.read()).hexdigest()
     assert watchdog["program"] == {"sha256": digest, "src": "/tmp/ansible-tmp-1/linkwatch.py"}
-    assert ("transfer", nat_action.PROGRAM, "/tmp/ansible-tmp-1/linkwatch.py") in calls
+    assert ("transfer", linkwatch_program.PROGRAM, "/tmp/ansible-tmp-1/linkwatch.py") in calls
     config = json.loads(watchdog["config"])
     assert config == result["watchdog"] and config["kind"] == "mptcp" and config["interval_ms"] == 50
     assert config["endpoints"][1] == {"id": 102, "link": "fab1", "address": "198.18.1.11"}

@@ -12,6 +12,7 @@ import json
 import pytest
 
 from ansible_collections.clusterfabric.multilink.plugins.action import fabric_nat as nat_action
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import linkwatch_program
 from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import nat_rules
 
 PLAN = {"n1": {"fab0": ["198.18.0.11"], "fab1": ["198.18.1.11"]},
@@ -106,11 +107,11 @@ def test_with_the_watchdog_the_program_is_transferred_once_and_the_config_checke
     result, calls = run({"model": model, "watchdog": True})
     [args] = modules(calls)
     watchdog = args["rendered"]["watchdog"]
-    with open(nat_action.PROGRAM, "rb") as handle:
+    with open(linkwatch_program.PROGRAM, "rb") as handle:
         digest = hashlib.sha256(handle.read()).hexdigest()
     assert watchdog["program"] == {"sha256": digest, "src": "/tmp/ansible-tmp-1/linkwatch.py"}
-    assert ("transfer", nat_action.PROGRAM, "/tmp/ansible-tmp-1/linkwatch.py") in calls
-    assert calls.index(("mktemp",)) < calls.index(("transfer", nat_action.PROGRAM, "/tmp/ansible-tmp-1/linkwatch.py")) \
+    assert ("transfer", linkwatch_program.PROGRAM, "/tmp/ansible-tmp-1/linkwatch.py") in calls
+    assert calls.index(("mktemp",)) < calls.index(("transfer", linkwatch_program.PROGRAM, "/tmp/ansible-tmp-1/linkwatch.py")) \
         < [call[0] for call in calls].index("module") < calls.index(("rmtemp", "/tmp/ansible-tmp-1"))
     assert json.loads(watchdog["config"]) == result["watchdog"] == nat_rules.watchdog_config(model)
     assert watchdog["config"].endswith("}\n") and "ExecStart=" in watchdog["unit"]
