@@ -9,6 +9,8 @@ product's playbooks/site.yml, once per strategy on a fresh cluster:
 
   native    every fabric address published, no NAT, no watchdog (Aerospike picks an address per socket)
   balanced  every address published, NAT rotation over the links, the link watchdog (the nat role's default)
+  mptcp     every address published, no NAT, the servers wrapped to open Multipath TCP sockets (a
+            subflow per link), the mptcp role's link watchdog re-adding a returning link's endpoint
 
 A variant adds settings of the server's fabric { } context (through aerospike_network), e.g.
 ``balanced/keepalive-probes=3``: the fabric's TCP keepalive (keepalive-time 1 s, keepalive-intvl
@@ -88,8 +90,8 @@ NODE, PEER = "node1", "node2"
 FAILED_LINK = "fab1"
 FABRIC_PORT, HEARTBEAT_PORT = 3001, 3002
 NAMESPACE = "bench"
-STRATEGIES = ("native", "balanced")
-VARIANTS = ("native", "balanced", "balanced/keepalive-probes=3")
+STRATEGIES = ("native", "balanced", "mptcp")
+VARIANTS = ("native", "balanced", "balanced/keepalive-probes=3", "mptcp")
 KINDS = ("carrier", "silent")
 
 RATE_MBIT = 50
@@ -155,7 +157,9 @@ def group_vars(spec):
         "testbed_prefix": PREFIX,
         "testbed_mgmt_subnet": MGMT_SUBNET,
         "testbed_rate_mbit": RATE_MBIT,
-        "testbed_sysctls": {"net.ipv4.conf.all.rp_filter": 1, "net.ipv4.conf.default.rp_filter": 1},
+        # blackhole_timeout: the mptcp role wants 0, and /proc/sys is read-only in the containers
+        "testbed_sysctls": {"net.ipv4.conf.all.rp_filter": 1, "net.ipv4.conf.default.rp_filter": 1,
+                            "net.mptcp.blackhole_timeout": 0},
     }
     if fabric:
         variables["aerospike_network"] = {"fabric": fabric}
@@ -610,7 +614,7 @@ def fresh_start(server, hosts):
 
 
 def wait_watchdog_up(cluster, timeout=30):
-    """Until every path of every node's watchdog is up (balanced); its status files."""
+    """Until every path of every node's watchdog is up (balanced, mptcp); its status files."""
     deadline = time.time() + timeout
     status = {}
     while time.time() < deadline:

@@ -25,6 +25,9 @@ that every fabric connection is opened under the phase's rules):
   balanced        every address published, balanced NAT (exact rotation per peer); with 4 links
                   the role raises channel-bulk-fds to 4
   balanced_bulk2  (4 links) balanced with channel-bulk-fds forced back to 2 (aerospike_network)
+  mptcp           fabric_strategy mptcp: no NAT, a signal endpoint per link address, the servers
+                  wrapped by the mptcp role (mptcpize's LD_PRELOAD library) so that every fabric
+                  connection has a subflow per link; the benchmark restarts both servers
 
 --phases picks others for the main plan: a strategy with modifiers _bulkN (channel-bulk-fds N)
 and _mtN (migrate-threads N), e.g. --links 2 --phases single,balanced,single_bulk4,balanced_bulk4.
@@ -83,8 +86,8 @@ PLANS = [
     {"offset": 100, "ids": [21, 22]},
     {"offset": 200, "ids": [5, 40]},
 ]
-PHASES = ("single", "native", "balanced", "balanced_bulk2")
-PHASE_RE = re.compile(r"(single|native|balanced)((?:_(?:bulk|mt)\d+)*)")
+PHASES = ("single", "native", "balanced", "balanced_bulk2", "mptcp")
+PHASE_RE = re.compile(r"(single|native|balanced|mptcp)((?:_(?:bulk|mt)\d+)*)")
 # Aerospike's fabric channels in the order a node opens its sockets to a peer
 # (fabric_node_connect_all walks the channels rw, ctrl, bulk, meta) and their default sizes.
 CHANNELS = (("rw", 8), ("ctrl", 1), ("bulk", 2), ("meta", 1))
@@ -102,7 +105,7 @@ def phase_vars(phase, extra_plan=False):
     (one link only); native on an ``extra_plan`` cluster, which never had NAT rules, too."""
     match = PHASE_RE.fullmatch(phase or "")
     if not match:
-        raise ValueError("phase %r is not single, native or balanced with _bulkN / _mtN modifiers" % (phase,))
+        raise ValueError("phase %r is not single, native, balanced or mptcp with _bulkN / _mtN modifiers" % (phase,))
     strategy = match.group(1)
     extra = {"fabric_strategy": strategy}
     if strategy == "single" or (strategy == "native" and extra_plan):
@@ -653,6 +656,8 @@ class Bench(object):
             "aerospike_namespaces": [{"name": NAMESPACE, "replication-factor": 2,
                                       "storage-engine": {"type": "memory", "data-size": "1G"}}],
             "testbed_prefix": PREFIX, "testbed_mgmt_subnet": MGMT_SUBNET, "testbed_rate_mbit": rate,
+            # the mptcp phase's role wants it, and /proc/sys is read-only in the containers
+            "testbed_sysctls": {"net.mptcp.blackhole_timeout": 0},
             "ansible_connection": "containers.podman.podman", "ansible_python_interpreter": "/usr/bin/python3",
         }
         mgmt = ipaddress.ip_network(MGMT_SUBNET)
@@ -982,6 +987,7 @@ class Bench(object):
                 phases = [("single", 1), ("native", native_samples), ("balanced", 1)]
                 if links >= 4:
                     phases.append(("balanced_bulk2", 1))
+                phases.append(("mptcp", 1))
                 out.append((links, 0, phases))
             for index in range(1, min(plans, len(PLANS))):
                 out.append((links, index, [("native", other_samples)]))

@@ -9,10 +9,13 @@ connections are made, what happens to them when a link fails.
   serve PORT...            accept forever; answer each line (and the connect itself) with
                            "LOCAL REMOTE" as seen by the server, i.e. which of its addresses the
                            connection arrived at and which source address it came from
-  sink PORT                accept and close at once (the other end of `rate`)
+  sink PORT [mptcp]        accept and close at once (the other end of `rate`; mptcp: a
+                           Multipath TCP listener)
   probe N ADDR:PORT...     N rounds over the targets in order (interleaved), one new connection
                            each; prints JSON [[target, local, remote], ...] (null on failure)
-  rate SECONDS ADDR:PORT   new connections per second over SECONDS (connect, close with RST)
+  rate SECONDS ADDR:PORT [mptcp]
+                           new connections per second over SECONDS (connect, close with RST;
+                           mptcp: Multipath TCP sockets, IPPROTO_MPTCP)
   hold FILE ADDR:PORT      one connection kept open; writes the server's answer to FILE every
                            0.1 s ("LOCAL REMOTE COUNT", or "broken ...") until FILE.stop exists
   load OUT SECONDS TIMEOUT ADDR:PORT@RATE...
@@ -43,10 +46,15 @@ import threading
 import time
 
 LINGER_RST = struct.pack("ii", 1, 0)
+IPPROTO_MPTCP = 262  # socket.IPPROTO_MPTCP from Python 3.10 on
 
 
-def _listener(port):
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+def _proto(mptcp):
+    return IPPROTO_MPTCP if mptcp == "mptcp" else 0
+
+
+def _listener(port, mptcp=None):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, _proto(mptcp))
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("0.0.0.0", port))
     sock.listen(4096)
@@ -81,8 +89,8 @@ def serve(ports):
             thread.start()
 
 
-def sink(port):
-    sock = _listener(int(port))
+def sink(port, mptcp=None):
+    sock = _listener(int(port), mptcp)
     while True:
         conn, dummy = sock.accept()
         conn.close()
@@ -122,8 +130,9 @@ def probe(rounds, targets):
     print(json.dumps(out))
 
 
-def rate(seconds, text):
+def rate(seconds, text, mptcp=None):
     target = _target(text)
+    proto = _proto(mptcp)
     seconds = float(seconds)
     count = failed = 0
     errors = {}
@@ -131,7 +140,7 @@ def rate(seconds, text):
     deadline = start + seconds
     while True:
         for dummy in range(100):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, proto)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RST)
             try:
                 sock.connect(target)
@@ -264,8 +273,8 @@ def act(out, command):
 
 def main(argv):
     command, args = argv[0], argv[1:]
-    {"serve": lambda: serve(args), "sink": lambda: sink(args[0]),
-     "probe": lambda: probe(args[0], args[1:]), "rate": lambda: rate(args[0], args[1]),
+    {"serve": lambda: serve(args), "sink": lambda: sink(*args[:2]),
+     "probe": lambda: probe(args[0], args[1:]), "rate": lambda: rate(*args[:3]),
      "hold": lambda: hold(args[0], args[1]),
      "load": lambda: load(args[0], args[1], args[2], args[3:]), "monitor": lambda: monitor(args[0]),
      "act": lambda: act(args[0], " ".join(args[1:]))}[command]()

@@ -17,8 +17,9 @@ there, SNAT to this node's): for those the connection tracking table
 
 Under fabric_strategy mptcp every fabric connection is a Multipath TCP connection made of one
 TCP *subflow* per link; ``ss -tni`` lists each subflow as a TCP socket whose info line has
-``tcp-ulp-mptcp ... token:REMOTE(id:N)/LOCAL(id:M)``, the same tokens for every subflow of one
-connection. mptcp_subflows() groups them by token and puts each subflow on the link of its local
+``tcp-ulp-mptcp ... token:REMOTE(id:N)/LOCAL(id:M)``, the same LOCAL token for every subflow of
+one connection on this host (the REMOTE one is 0000 on the first subflow of a connection this
+host opened, the peer's token on its joins). mptcp_subflows() groups them by the local token and puts each subflow on the link of its local
 address; a connection whose subflows cover fewer links than the node has is *short* (a subflow
 that died and was not re-created, a join refused). The kernel's MPJoin counters (nstat's
 MPTcpExtMPJoin*, read from /proc/net/netstat) tell whether joins happen and fail.
@@ -291,15 +292,15 @@ def parse_subflows(text):
     """[(local ip, local port, remote ip, remote port, token or None)] from ``ss -Htni`` output.
 
     A socket line (Recv-Q Send-Q Local Peer) is followed by indented info lines; ``token`` is the
-    connection's ``REMOTE/LOCAL`` token pair of an MPTCP subflow (``tcp-ulp-mptcp``), None for a
-    plain TCP socket."""
+    connection's local token of an MPTCP subflow (``tcp-ulp-mptcp ... token:REMOTE/LOCAL``: the
+    same on every subflow of a connection, where REMOTE is not), None for a plain TCP socket."""
     out = []
     current = None
     for line in text.splitlines():
         if line[:1] in (" ", "\t"):
             if current is not None and "tcp-ulp-mptcp" in line:
                 match = _TOKEN_RE.search(line)
-                current[4] = ("%s/%s" % (match.group(1), match.group(2) or "")) if match else "?"
+                current[4] = (match.group(2) or match.group(1)) if match else "?"
             continue
         fields = line.split()
         current = None
@@ -313,7 +314,7 @@ def parse_subflows(text):
         rest = " ".join(fields[4:])
         if "tcp-ulp-mptcp" in rest:  # info on the same line (older ss)
             match = _TOKEN_RE.search(rest)
-            current[4] = ("%s/%s" % (match.group(1), match.group(2) or "")) if match else "?"
+            current[4] = (match.group(2) or match.group(1)) if match else "?"
     return [tuple(entry) for entry in out]
 
 

@@ -277,7 +277,7 @@ class Node(object):
 
     # -- kernel, NAT, library, package, mptcpd
     def kernel(self):
-        if not self.host.exists(PROC_MPTCP):
+        if self.live and not self.host.exists(PROC_MPTCP):
             self.fail("fabric_strategy mptcp: this kernel has no Multipath TCP (%s is missing); it needs "
                       "CONFIG_MPTCP (Linux >= 5.6: the kernels of RHEL 9, Debian 12 and Ubuntu 22.04 have it), "
                       "or choose another fabric_strategy" % PROC_MPTCP)
@@ -312,6 +312,8 @@ class Node(object):
                     if name.startswith("libmptcpwrap.so.0"):
                         return "%s/%s" % (directory, name)
             expected = "%s/%s" % (directories[0], LIBRARY) if directories else None
+            if not self.live:  # a staging root: where the package puts it (Debian's when the OS is unknown)
+                return expected or "%s/%s" % (library_dirs("debian", machine)[0], LIBRARY)
             looked = "the mptcpize wrapper library is missing (looked in %s)" % (", ".join(directories) or "nowhere")
         if family is None:
             self.fail("%s, and the OS family of this host is neither Debian nor RHEL (/etc/os-release), so there is no "
@@ -359,9 +361,12 @@ class Node(object):
 
     # -- sysctls
     def sysctls(self):
-        """The file and the live values; [names the kernel has]."""
+        """The file and the live values; [names the kernel has] (a staging root: every name, no live value)."""
         names = []
         for name, value, required in SYSCTLS:
+            if not self.live:
+                names.append(name)
+                continue
             path = "/proc/sys/" + name.replace(".", "/")
             live = self.host.read(path)
             if live is None:
@@ -407,6 +412,8 @@ class Node(object):
 
     def endpoints(self, ip, wanted):
         """Ours (ids OUR_IDS) as ``wanted``; an endpoint of anyone else on one of these addresses is replaced."""
+        if not ip:
+            return
         live = self.live_endpoints(ip)
         addresses = set(e["address"] for e in wanted)
         want = [{"id": e["id"], "address": e["address"], "flags": ["signal"], "dev": e["device"]} for e in wanted]
@@ -483,8 +490,7 @@ class Node(object):
     def reload(self):
         systemctl = self.systemctl()
         if self.systemd_reload and systemctl and self.host.exists("/run/systemd/system"):
-            self.change.add(UNIT_DIR, "", "", [lambda: self.tools.run([systemctl, "daemon-reload"],
-                                                                     what="systemctl daemon-reload")])
+            self.change.add(UNIT_DIR, "", "", [lambda: self.tools.run([systemctl, "daemon-reload"], what="systemctl daemon-reload")])
 
 
 # ---------------------------------------------------------------------------- the whole change
@@ -495,7 +501,7 @@ def converge(host, state, rendered, services, library="", install_packages=True,
     ``rendered``: {host (name, for messages), endpoints [{id, address, device}], limits
     {subflows, add_addr_accepted}} as the action plugin sends it (endpoints and limits only with
     state present); ``machine``: the host's architecture (uname -m, for Debian's library path). ``live``: False writes the files only (a
-    staging root: no ip, systemctl or packages; sysctls are files under the root too).
+    staging root: no ip, systemctl, packages, live sysctls or kernel check).
     ``watchdog``: None leaves the link watchdog alone; {"state": "absent"} stops and removes it
     (first); {"state": "present", "config", "unit", "program"} installs, starts or restarts it
     (last), as nat_watchdog.py does.

@@ -20,8 +20,9 @@ description:
     differs (a read-only C(/proc/sys), as in a container, is then an error naming the sysctl)."
   - "One C(signal) endpoint per fabric address of the node, bound to the link's interface (ids 101
     to 108, which the module owns; an endpoint of anyone else on one of these addresses is
-    replaced), and C(ip mptcp limits set subflows N-1 add_addr_accepted N-1) for N lanes (fabric
-    addresses of one family, at most 8), applied at once and at boot by the oneshot unit
+    replaced), and C(ip mptcp limits set subflows 8 add_addr_accepted 8) (the kernel's maximum: a
+    connection still gets one subflow per address its peer announces, and a subflow that died does
+    not hold its place, so a re-announced address is joined again; at most 8 fabric addresses), applied at once and at boot by the oneshot unit
     C(clusterfabric-mptcp.service), ordered before the wrapped services."
   - "A systemd drop-in C(50-clusterfabric-mptcp.conf) per service of O(services) with
     C(Environment=LD_PRELOAD=) the library of C(mptcpize) (Debian package C(mptcpize), installed
@@ -31,8 +32,9 @@ description:
   - "The module restarts no service: RV(restart) lists the services that run without MPTCP until
     they restart (the P(clusterfabric.multilink.mptcp#role) role restarts them when asked)."
   - "With O(watchdog), the link watchdog C(clusterfabric-linkwatch.service) in MPTCP mode: when a
-    link (or the path to a peer over it) comes back, it deletes and re-adds that link's endpoints,
-    so connections whose subflow died get it back (the kernel does not re-create it)."
+    link (or the path to a peer over it) comes back and a connection has no subflow on it any more,
+    it deletes and re-adds that link's endpoints, so connections whose subflow died get it back
+    (the kernel does not re-create it)."
   - "Refuses to run, before changing anything, on a kernel without MPTCP (no C(/proc/sys/net/mptcp)),
     without the wrapper library when it may not install it, and where the nat role's NAT rules are
     still on the host (a connection whose address a NAT rule rewrote gets no extra subflow)."
@@ -64,9 +66,9 @@ options:
     default: [3001]
   model:
     description:
-      - The node's MPTCP model as computed earlier, instead of O(plan), O(node), O(links) and
+      - "The node's MPTCP model as computed earlier, instead of O(plan), O(node), O(links) and
         O(ports): the inventory contract's C(fabric_fleet.hosts[inventory_hostname].mptcp.model),
-        or RV(model) of an earlier run.
+        or RV(model) of an earlier run."
     type: dict
   state:
     description: V(absent) removes the endpoints and limits, the sysctl file, the unit, the drop-ins and the watchdog.
@@ -117,9 +119,9 @@ options:
     default: false
   root:
     description:
-      - Write the files under this directory instead of C(/), for tests and staging. The sysctls are
-        then files under it too, and nothing else live is read or changed (no C(ip), C(systemctl),
-        packages).
+      - Write the files under this directory instead of C(/), for tests and staging. Nothing live is
+        read or changed (no C(ip), C(systemctl), packages, live sysctls; the sysctl file lists both
+        sysctls).
     type: str
     default: ""
   apply:
@@ -206,7 +208,7 @@ model:
       description: Fabric addresses of one family (the subflows a connection can have).
       type: int
     limits:
-      description: C(subflows) and C(add_addr_accepted), both lanes - 1.
+      description: C(subflows) and C(add_addr_accepted), both 8 (the kernel's maximum).
       type: dict
     links:
       description: C(name), C(device), C(family), C(source) of each link.
@@ -225,7 +227,7 @@ model:
       - {id: 101, link: fab0, address: 198.18.0.11, device: eth0}
       - {id: 102, link: fab1, address: 198.18.1.11, device: eth1}
     lanes: 2
-    limits: {subflows: 1, add_addr_accepted: 1}
+    limits: {subflows: 8, add_addr_accepted: 8}
     links:
       - {name: fab0, device: eth0, family: ipv4, source: 198.18.0.11}
       - {name: fab1, device: eth1, family: ipv4, source: 198.18.1.11}

@@ -25,11 +25,11 @@ description:
     goes to when NAT rules (the C(nat) role) moved it to another link.
   - With O(service_port), tells whether anything listens on that port (the database's service
     port; C(playbooks/verify.yml) asks the server only where one listens).
-  - With O(mptcp) and O(fabric_port), also counts the subflows of the Multipath TCP connections on
+  - "With O(mptcp) and O(fabric_port), also counts the subflows of the Multipath TCP connections on
     that port per link (C(ss -tni): each subflow is a TCP socket with C(tcp-ulp-mptcp) and its
     connection's token), lists the connections whose subflows cover fewer links than there are,
     and reads the kernel's MPJoin counters (C(nstat)'s C(MPTcpExtMPJoin*), from C(/proc/net/netstat))
-    before and after the window.
+    before and after the window."
   - Reads only; changes nothing on the host. Used by C(playbooks/verify.yml), which turns the
     readings of all nodes into per-link throughput and shares with the
     P(clusterfabric.multilink.fabric_throughput#filter) filter.
@@ -171,12 +171,12 @@ service_listening:
 mptcp:
   description:
     - With O(mptcp) and O(fabric_port), the Multipath TCP connections on the port after the window, else null.
-    - C(port); C(connections) (MPTCP connections, opened and accepted) and C(opened); C(plain) (fabric
+    - "C(port); C(connections) (MPTCP connections, opened and accepted) and C(opened); C(plain) (fabric
       connections without MPTCP: fallen back, or a peer without it); C(links) (link name to C(subflows) and
       C(connections) with a subflow there); C(other) (subflows on none of the links); C(short) (connections
       whose subflows cover fewer links than there are) and C(short_listed) (up to 20 of them, each with
       C(direction), C(peer), C(subflows), C(links)); C(joins) (the MPJoin counters after the window) and
-      C(joins_window) (their growth over it); C(error) (why C(ss) failed).
+      C(joins_window) (their growth over it); C(error) (why C(ss) failed)."
   returned: success
   type: dict
   sample: {port: 3001, connections: 24, opened: 12, plain: 0, other: 0, short: 0, short_listed: [],

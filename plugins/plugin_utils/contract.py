@@ -303,6 +303,6 @@ def normalise(groups, hostvars, params=None, roles=ROLES, only=None):
                 if role in role_params:
                     entry[contract_roles.BLOCKS[role]] = contract_roles.build(
                         role, host, entry, data, variables["fabric_links"], role_params[role])
-            contract_roles.link_blocks(entry)
+            contract_roles.link_blocks(entry, host, roles)
             hosts[host] = entry
     return {"clusters": clusters, "hosts": hosts}

@@ -64,14 +64,42 @@ def build(role, host, entry, cluster, fabric_links, params):
         host, entry, cluster, fabric_links, params)
 
 
-def link_blocks(entry):
+def link_blocks(entry, host=None, requested=ROLES):
     """What one role's block takes from another's, once every block of the host is built: the
-    mptcp role's opt-in restart of the Aerospike service waits as the aerospike role's does."""
+    mptcp role's opt-in restart of the Aerospike service waits as the aerospike role's does.
+
+    Under mptcp, what cannot work is refused here: the aerospike role without the mptcp role in
+    fabric_roles (when the run is asked for both: ``requested``, what site.yml or the task asks
+    for), and, with both, an Aerospike service the
+    mptcp role does not wrap (its sockets stay plain TCP), and a fabric that does not listen on
+    every fabric address of the node (aerospike_network.fabric.address: the peers' joins to an
+    address the server does not bind are answered with a reset, so no extra subflow)."""
     mptcp, aerospike = entry.get("mptcp"), entry.get("aerospike")
-    if not mptcp or not aerospike or not mptcp["restart"] or aerospike["restart_wait"] == "none":
+    if entry["strategy"] == "mptcp" and "mptcp" in requested and "aerospike" in entry["roles"] \
+            and "mptcp" not in entry["roles"]:
+        raise FabricError("host %s: fabric_strategy mptcp with the aerospike role but without the mptcp role in "
+                          "fabric_roles %s: nothing would make Aerospike open Multipath TCP sockets, and its "
+                          "connections would stay on one link each; add mptcp to fabric_roles" % (host, entry["roles"]))
+    if not mptcp or not aerospike:
         return
     service = aerospike["service_name"]
     unit = service if service.endswith(".service") else service + ".service"
+    if mptcp["state"] == "present":
+        if unit not in mptcp["services"]:
+            raise FabricError("host %s: fabric_strategy mptcp with the aerospike role: aerospike_service_name %s is "
+                              "not in fabric_mptcp_services %s, so Aerospike would keep opening plain TCP sockets; "
+                              "add %s to fabric_mptcp_services" % (host, unit, mptcp["services"], unit))
+        fabric = (aerospike["config"].get("network") or {}).get("fabric") or {}
+        bound = fabric.get("address")
+        bound = [bound] if isinstance(bound, str) else list(bound or [])
+        missing = [e["address"] for e in mptcp["model"]["endpoints"] if e["address"] not in bound]
+        if bound and "any" not in bound and "0.0.0.0" not in bound and "::" not in bound and missing:
+            raise FabricError("host %s: fabric_strategy mptcp: the Aerospike fabric does not listen on %s "
+                              "(aerospike_network.fabric.address is %s): a peer's MPTCP join to an address the "
+                              "server does not bind is reset, so that link carries no subflow; leave "
+                              "fabric.address to the collection (every fabric address)" % (host, ", ".join(missing), bound))
+    if not mptcp["restart"] or aerospike["restart_wait"] == "none":
+        return
     if unit in mptcp["services"]:
         mptcp["restart_wait"] = {"service": unit, "port": aerospike["service_port"], "wait": aerospike["restart_wait"],
                                  "cluster_size": aerospike["cluster_size"], "timeout": aerospike["restart_wait_timeout"]}

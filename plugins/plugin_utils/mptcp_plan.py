@@ -5,15 +5,19 @@
 
 ``build()`` turns the address plan into the node's MPTCP model: one ``signal`` endpoint per
 fabric address of the node (with its interface and a fixed id in the module's range), the
-limits that allow one subflow per lane, the peers' addresses per link and the links' devices
+limits (see below), the peers' addresses per link and the links' devices
 and sources (for the link watchdog in MPTCP mode). ``watchdog_config()`` turns the model into the
 watchdog's configuration (roles/nat/files/linkwatch.py, ``kind: mptcp``). The fabric_mptcp module
 applies the model (module_utils/mptcp_apply.py), which owns the endpoint id range.
 
 Lanes: the connecting side joins each address a peer announces (from the source its connected
-route picks), one subflow per announced address; a node with N fabric addresses of one family
-needs ``subflows N-1`` and ``add_addr_accepted N-1``, and the kernel allows at most 8 endpoints
-and limits of 8, so N is at most 8.
+route picks), one subflow per announced address (never a second one to an address it already
+has a subflow to); a node with N fabric addresses of one family needs ``subflows N-1`` and
+``add_addr_accepted N-1``, and the kernel allows at most 8 endpoints, so N is at most 8. The
+limits are set to the kernel's maximum (8) all the same: a subflow that died does not give its
+place back to these counters (measured on 6.18: with limits N-1, a subflow killed with ``ss -K``
+was not re-created after its address was announced again; with 8 it was, and a connection still
+had one subflow per announced address). The link watchdog's endpoint re-add relies on that.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -26,6 +30,8 @@ from ansible_collections.clusterfabric.multilink.plugins.module_utils.mptcp_appl
 from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import nat_rules
 
 WATCHDOG_KIND = "mptcp"
+# ip mptcp limits: the kernel's maximum (MPTCP_PM_ADDR_MAX), see the module docstring
+LIMIT = MAX_ENDPOINTS
 MODEL_KEYS = ("node", "endpoints", "lanes", "limits", "links", "peers", "ports")
 
 
@@ -72,7 +78,7 @@ def build(plan, node, links, ports):
             continue
         peers[peer] = dict((name, list(plan[peer].get(name) or [])) for name in names if plan[peer].get(name))
     return {"node": node, "endpoints": endpoints, "lanes": lanes,
-            "limits": {"subflows": lanes - 1, "add_addr_accepted": lanes - 1},
+            "limits": {"subflows": LIMIT, "add_addr_accepted": LIMIT},
             "links": out_links, "peers": peers, "ports": list(ports)}
 
 

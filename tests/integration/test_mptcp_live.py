@@ -7,8 +7,10 @@ with mptcpize's LD_PRELOAD library (from the node image), its fabric connections
 connections with one subflow per link (``ss -tni``: tcp-ulp-mptcp tokens, grouped per connection
 by link_sample.mptcp_subflows, what verify.yml reports), the endpoints and limits are in place,
 the nat role's rules are gone. With n1's fab1 link down for 3 s (carrier loss) no fabric connection
-breaks, and once it is back the link watchdog (MPTCP mode) re-adds the link's endpoints, so every
-connection has its subflow on fab1 again. Switching the strategy back to balanced removes the endpoints,
+breaks and every connection has its fab1 subflow again (the subflows only waited; the watchdogs look
+and re-add nothing). With the fab1 subflows killed first (ss -K: subflows that died, which the kernel
+never re-creates) both watchdogs re-add their fab1 endpoints; that not every connection gets its
+subflow back is a known gap (xfail, docs/mptcp.md). Switching the strategy back to balanced removes the endpoints,
 the drop-in, the boot unit and the sysctl file, and the NAT rules come back.
 
 /proc/sys is read-only in the containers: the test bed sets net.mptcp.blackhole_timeout=0 when it
@@ -68,7 +70,18 @@ def converged(bed):
     assert result.returncode == 0, (result.stdout[-6000:], result.stderr[-3000:])
     server = tba.Server(bed)
     server.wait_cluster(timeout=120)
+    wait_connections(bed)
     return found, stats
+
+
+def wait_connections(bed, count=24, timeout=90):
+    """Until every node has ``count`` MPTCP fabric connections (12 each way: a new cluster opens them one
+    by one, slowly on a loaded machine)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if all(subflows(bed, host)["connections"] >= count for host in NODES):
+            return
+        time.sleep(1)
 
 
 def subflows(bed, host):
@@ -85,7 +98,8 @@ def test_site_converges_and_a_second_run_changes_nothing(bed, converged):
     result, again, stats = site(bed)
     assert result.returncode == 0, result.stdout[-4000:]
     changed = dict((host, stats[host]["changed"]) for host in NODES)
-    assert changed == {"n1": 0, "n2": 0}, [(name, host) for name, hosts in again.items()
+    assert changed == {"n1": 0, "n2": 0}, [(name, host, outcome.get("diff"), outcome.get("restart"))
+                                           for name, hosts in again.items()
                                            for host, outcome in hosts.items() if outcome.get("changed")]
     check, dummy, stats = site(bed, "--check", "--diff")
     assert check.returncode == 0 and dict((host, stats[host]["changed"]) for host in NODES) == {"n1": 0, "n2": 0}
@@ -97,7 +111,7 @@ def test_the_node_has_endpoints_limits_units_and_no_nat_rules(bed, converged):
         assert [(e["id"], e["address"], e["flags"], e["dev"]) for e in endpoints] == [
             (101, bed.plan[host]["fab0"][0], ["signal"], "eth0"), (102, bed.plan[host]["fab1"][0], ["signal"], "eth1")]
         assert mptcp_apply.parse_limits(bed.run(host, "ip mptcp limits show").stdout) == \
-            {"subflows": 1, "add_addr_accepted": 1}
+            {"subflows": 8, "add_addr_accepted": 8}
         assert "clusterfabric_multilink" not in bed.run(host, "nft list tables").stdout
         assert bed.run(host, "systemctl is-enabled %s" % mptcp_apply.UNIT).stdout.strip() == "enabled"
         assert bed.run(host, "systemctl is-active clusterfabric-linkwatch").stdout.strip() == "active"
@@ -141,35 +155,69 @@ def connections(bed, host):
     return out
 
 
-def test_a_link_lost_and_back_keeps_every_connection_and_the_watchdog_gives_the_subflows_back(bed, converged):
-    before = dict((host, connections(bed, host)) for host in NODES)
-    assert all(len(found) >= 24 for found in before.values()), before
-    readded = json.loads(bed.run("n1", "cat /run/clusterfabric/linkwatch.json").stdout)["links"]["fab1"]["readded"]
+def readds(bed):
+    """{host: the fab1 figures of its watchdog's status file}."""
+    return dict((host, json.loads(bed.run(host, "cat /run/clusterfabric/linkwatch.json").stdout)["links"]["fab1"])
+                for host in NODES)
+
+
+def flap(bed, seconds=3, timeout=30):
+    """n1's fab1 down for ``seconds`` and up again; (connections of n1 during, {host: connections} when
+    every connection had both links again or at ``timeout``, seconds that took, whole)."""
     target, down, up = bed.failure("carrier", "n1", "n2", "fab1")
     bed.run(target, down)
-    time.sleep(3)
+    time.sleep(seconds)
     during = connections(bed, "n1")
     bed.run(target, up)
-    deadline = time.time() + 30
+    started = time.time()
     while True:
         after = dict((host, connections(bed, host)) for host in NODES)
         whole = all(sorted(set(links)) == ["fab0", "fab1"] for found in after.values() for links in found.values())
-        if whole or time.time() > deadline:
-            break
-        time.sleep(0.5)
-    back = time.time() - (deadline - 30)
-    status = json.loads(bed.run("n1", "cat /run/clusterfabric/linkwatch.json").stdout)
-    print("link fab1 of n1 down 3 s: %d connections during (on fab1: %d), every subflow back %.1f s after the link "
-          "came up; n1 re-added fab1's endpoints %d times" % (
-              len(during), sum(1 for links in during.values() if "fab1" in links), back,
-              status["links"]["fab1"]["readded"] - readded))
+        if whole or time.time() - started > timeout:
+            return during, after, time.time() - started, whole
+
+
+def test_a_link_lost_and_back_keeps_every_connection_and_its_subflows(bed, converged):
+    before = dict((host, connections(bed, host)) for host in NODES)
+    assert all(len(found) >= 24 for found in before.values()), before
+    first = readds(bed)
+    during, after, back, whole = flap(bed)
+    time.sleep(3)  # the watchdogs look at the subflows a second after the paths are back
+    now = readds(bed)
+    print("link fab1 of n1 down 3 s: %d connections during, every one on both links again %.1f s after the link came "
+          "up; re-adds %s, skipped %s" % (len(during), back, dict((h, now[h]["readded"] - first[h]["readded"]) for h in NODES),
+                                          dict((h, now[h]["readd_skipped"] - first[h]["readd_skipped"]) for h in NODES)))
     # no connection broke: the same connections (local tokens) before, during and after
-    assert set(during) == set(before["n1"]), (sorted(before["n1"]), sorted(during))
+    assert set(during) == set(before["n1"])
     for host in NODES:
         assert set(after[host]) == set(before[host]), host
     assert whole, after
-    assert status["links"]["fab1"]["readded"] > readded, status["links"]["fab1"]
-    assert status["links"]["fab1"]["readd_error"] is None and not status["links"]["fab1"]["readd_pending"]
+    # the subflows only waited for the link: the watchdogs saw them whole and re-added nothing (a re-add
+    # would have closed them)
+    assert all(now[h]["readded"] == first[h]["readded"] for h in NODES), (first, now)
+    assert any(now[h]["readd_skipped"] > first[h]["readd_skipped"] for h in NODES), (first, now)
+    after_check = dict((host, connections(bed, host)) for host in NODES)
+    assert all(sorted(set(links)) == ["fab0", "fab1"] for found in after_check.values() for links in found.values())
+
+
+@pytest.mark.xfail(reason="kernel 6.18: after subflows were killed on one node, the two-step endpoint re-add of both "
+                          "nodes gave most but not every connection its subflow back (docs/mptcp.md)", strict=False)
+def test_subflows_that_died_come_back_after_the_watchdogs_re_add(bed, converged):
+    before = dict((host, connections(bed, host)) for host in NODES)
+    first = readds(bed)
+    # subflows that died (the kernel never re-creates them): n1 kills its fab1 subflows
+    bed.run("n1", "ss -K state established '( sport = :3001 or dport = :3001 )' dst %s" % bed.plan["n2"]["fab1"][0])
+    killed = connections(bed, "n1")
+    assert set(killed) == set(before["n1"]) and all(links == ["fab0"] for links in killed.values()), killed
+    during, after, back, whole = flap(bed)
+    now = readds(bed)
+    short = dict((host, sum(1 for links in after[host].values() if sorted(set(links)) != ["fab0", "fab1"])) for host in NODES)
+    print("n1's fab1 subflows killed, then link fab1 of n1 down 3 s: %s connections without fab1 after %.1f s; "
+          "re-adds %s" % (short, back, dict((h, now[h]["readded"] - first[h]["readded"]) for h in NODES)))
+    for host in NODES:
+        assert set(after[host]) == set(before[host]), host
+    assert all(now[h]["readded"] > first[h]["readded"] for h in NODES), (first, now)
+    assert whole, short
 
 
 def test_switching_back_to_balanced_removes_it_all(bed, converged):

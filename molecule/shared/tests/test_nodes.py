@@ -39,8 +39,9 @@ def peers(topo, name):
 
 
 def nat(topo):
-    """Whether the nat role runs: a strategy that steers, and nat in fabric_roles (default: every role)."""
-    return topo.strategy != "native" and "nat" in (topo.vars.get("fabric_roles") or ["nat"])
+    """Whether the nat role's rules are there: a strategy that steers (not native; mptcp removes them),
+    and nat in fabric_roles (default: every role)."""
+    return topo.strategy not in ("native", "mptcp") and "nat" in (topo.vars.get("fabric_roles") or ["nat"])
 
 
 def rules_expected(topo, name):

@@ -29,10 +29,14 @@ paths of one address family are all down keeps its primary lane and gets no rese
 With ``"kind": "mptcp"`` (the mptcp role's configuration, plugin_utils/mptcp_plan.py) there is no
 nft at all: the kernel's MPTCP moves the data off a dead subflow by itself, but a subflow that
 died is not created again when its link returns. So whenever a path of a link comes back up (or
-an endpoint of ours went missing) the daemon deletes and re-adds that link's ``signal``
-endpoints (``ip mptcp endpoint delete id N`` + ``add ADDR dev DEV signal id N``), which makes the
-path manager announce the address again on every existing connection: the peers join it and the
-connections get their subflow on that link back. The status file then reports per link the
+an endpoint of ours went missing) the daemon looks at the subflows (``ss -tni``) READD_CHECK_S
+later: when every connection has its subflow on that link (they only waited for it) nothing is
+done; otherwise it deletes that link's ``signal`` endpoints (``ip mptcp endpoint delete id N``)
+and READD_SETTLE_S later adds them back (``add ADDR dev DEV signal
+id N``), which makes the path manager announce the address again on every existing connection:
+the peers join it and the connections get their subflow on that link back. The pause lets the
+peers, which see the path come back too, delete theirs first: a delete also closes the subflows
+a node opened from that address, which only a later announcement of the peer brings back. The status file then reports per link the
 endpoints and when they were last re-added.
 
 The decision logic (Path, Watchdog, render_transaction, config checks) is pure and takes the
@@ -65,6 +69,17 @@ STATUS_FILE = "/run/clusterfabric/linkwatch.json"
 PROBES = ("tcp", "icmp")
 # What the daemon manages on a change: the fabric_nat rotation (nft), or MPTCP endpoints (ip).
 KINDS = ("nat", "mptcp")
+# Kind mptcp: seconds between deleting a link's endpoints and adding them back (0: at the next
+# turn of the loop). A pause would let the peers delete theirs first (a delete also closes the
+# subflows this node opened from that address, which only the peer's next announcement brings
+# back), but a live run with 1.5 s restored no more connections and kept the endpoints missing
+# long enough for a converge to see it; see docs/mptcp.md.
+READD_SETTLE_S = 0.0
+# Kind mptcp: seconds after a path came back before the subflows are looked at. A subflow that
+# only waited for its link resumes by itself (nothing to do: a re-add would close it); one that
+# died is not re-created by the kernel, and then the link's endpoints are re-added.
+READD_CHECK_S = 1.0
+_SUBFLOW_TOKEN_RE = re.compile(r"tcp-ulp-mptcp.*?token:[0-9a-fA-F]+(?:\(id:\d+\))?/([0-9a-fA-F]+)")
 SETTINGS = {
     # name: (default, minimum, maximum)
     "interval_ms": (100, 10, 60000),
@@ -514,6 +529,7 @@ class Watchdog(object):
                     endpoints=[{"id": e["id"], "address": e["address"]} for e in self.config["endpoints"]
                                if e["link"] == name],
                     readded=readd["count"], readded_at=None if readd["at"] is None else epoch(readd["at"]),
+                    readd_skipped=readd.get("skipped", 0),
                     readd_pending=name in self.readd, readd_error=readd["error"])
         peers = {}
         for (link, peer), path in sorted(self.paths.items()):
@@ -593,6 +609,27 @@ def render_readd(config, links):
     deletes = ["mptcp endpoint delete id %d" % e["id"] for e in endpoints]
     adds = ["mptcp endpoint add %s dev %s signal id %d" % (e["address"], e["device"], e["id"]) for e in endpoints]
     return deletes, adds
+
+
+def short_links(text, config):
+    """The links some MPTCP connection has no subflow on, from ``ss -Htni`` output of the fabric
+    ports: subflows grouped into connections by their local token (``token:REMOTE/LOCAL``), each
+    on the link of its local address (one of this node's endpoints). None when nothing is known."""
+    links_of = dict((e["address"], e["link"]) for e in config["endpoints"])
+    names = [link["name"] for link in config["links"]]
+    connections = {}
+    local = None
+    for line in text.splitlines():
+        if line[:1] not in (" ", "\t"):
+            fields = line.split()
+            local = fields[2].rsplit(":", 1)[0].strip("[]") if len(fields) >= 4 else None
+            continue
+        match = _SUBFLOW_TOKEN_RE.search(line)
+        if match and local is not None:
+            links = connections.setdefault(match.group(1), set())
+            if local in links_of:
+                links.add(links_of[local])
+    return sorted(set(name for links in connections.values() for name in names if name not in links))
 
 
 def parse_endpoint_ids(text):
@@ -1128,12 +1165,27 @@ class IpMptcp(object):
             return False, "", str(exc)
         return result.returncode == 0, result.stdout, (result.stderr or result.stdout).strip().replace("\n", " | ")
 
-    def readd(self, deletes, adds):
-        """(ok, error text): the deletes may fail (an endpoint already gone), the adds must not."""
+    def delete(self, deletes):
+        """Delete endpoints; one already gone is no error (-force goes on)."""
         if deletes:
             self._run([self.command, "-force", "-batch", "-"], "\n".join(deletes) + "\n")
+
+    def add(self, adds):
+        """(ok, error text) of adding endpoints."""
         ok, dummy, error = self._run([self.command, "-batch", "-"], "\n".join(adds) + "\n")
         return (True, None) if ok else (False, error or "ip -batch failed")
+
+    def readd(self, deletes, adds):
+        """(ok, error text): the deletes may fail (an endpoint already gone), the adds must not."""
+        self.delete(deletes)
+        return self.add(adds)
+
+    def subflows(self, ports):
+        """``ss -Htni`` of the established sockets on ``ports`` (their subflows' info); None when ss fails."""
+        ss = shutil.which("ss", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin:/usr/bin:/bin") or "ss"
+        where = " or ".join("sport = :%d or dport = :%d" % (port, port) for port in ports)
+        ok, out, dummy = self._run([ss, "-Htni", "state", "established", "( %s )" % where])
+        return out if ok else None
 
     def ids(self):
         """{id: address} of the endpoints in place; None when they cannot be read."""
@@ -1208,6 +1260,9 @@ class Daemon(object):
         self.core = Watchdog(config, clock())
         self.nft = nft or (None if self.mptcp else Nft())
         self.ip = ip or (IpMptcp() if self.mptcp else None)
+        self.deleted = {}  # kind mptcp: link -> when its deleted endpoints are added back
+        self.check_at = {}  # kind mptcp: link -> when its subflows are looked at (a path came back)
+        self.forced = set()  # kind mptcp: links re-added without a look (endpoints missing)
         self.interval = config["interval_ms"] / 1000.0
         timeout = (config["timeout_ms"] or config["interval_ms"]) / 1000.0
         if prober is not None:
@@ -1282,33 +1337,75 @@ class Daemon(object):
         return True
 
     def sync_endpoints(self, reason):
-        """Kind mptcp: re-add the endpoints of the links whose paths came back; True when none is pending."""
-        pending = sorted(self.core.readd)
-        if not pending:
-            return True
+        """Kind mptcp: re-add the endpoints of the links whose paths came back, in two steps (see
+        READD_SETTLE_S): delete them at once, add them back once the peers had time to delete
+        theirs too. True when nothing is pending."""
         now = self.clock()
-        if now < self.retry_at:
-            return False
-        deletes, adds = render_readd(self.config, pending)
-        started = self.clock()
-        ok, error = self.ip.readd(deletes, adds) if adds else (True, None)
-        took = self.clock() - started
-        self.apply_info = {"ok": ok, "applied": round(self.wall(), 3), "error": error, "seconds": round(took, 4),
-                           "links": pending}
-        self.core.endpoints_readded(pending, ok, error, now)
-        self.status_generation = None  # report it at once
-        if not ok:
-            self.retry_at = now + self.config["resync_s"]
-            if error != self.last_error:
-                log("endpoints of %s NOT re-added (%s): %s; retrying every %.1f s"
-                    % (", ".join(pending), reason, error, self.config["resync_s"]))
-            self.last_error = error
-            return False
-        self.last_error = None
-        self.retry_at = 0.0
-        log("endpoints re-added in %.1f ms (%s): %s" % (took * 1000, reason, ", ".join(
-            "%s id %d %s" % (e["link"], e["id"], e["address"]) for e in self.config["endpoints"] if e["link"] in pending)))
-        return True
+        due = sorted(link for link, at in self.deleted.items() if at <= now)
+        if due:
+            dummy, adds = render_readd(self.config, due)
+            started = self.clock()
+            ok, error = self.ip.add(adds) if adds else (True, None)
+            took = self.clock() - started
+            self.apply_info = {"ok": ok, "applied": round(self.wall(), 3), "error": error, "seconds": round(took, 4),
+                               "links": due}
+            self.core.endpoints_readded(due, ok, error, now)
+            self.status_generation = None  # report it at once
+            for link in due:
+                del self.deleted[link]
+            if not ok:
+                self.retry_at = now + self.config["resync_s"]
+                self.forced.update(due)  # retried without another look
+                if error != self.last_error:
+                    log("endpoints of %s NOT re-added (%s): %s; retrying every %.1f s"
+                        % (", ".join(due), reason, error, self.config["resync_s"]))
+                self.last_error = error
+            else:
+                self.last_error = None
+                self.retry_at = 0.0
+                log("endpoints re-added (%s): %s" % (reason, ", ".join(
+                    "%s id %d %s" % (e["link"], e["id"], e["address"]) for e in self.config["endpoints"] if e["link"] in due)))
+        pending = sorted(self.core.readd - set(self.deleted))
+        if pending and now >= self.retry_at:
+            pending = self.needing_readd(pending, now)
+        if pending and now >= self.retry_at:
+            deletes, dummy = render_readd(self.config, pending)
+            self.ip.delete(deletes)  # an endpoint already gone is fine
+            for link in pending:
+                self.deleted[link] = now + READD_SETTLE_S
+            self.status_generation = None
+            log("endpoints of %s deleted (%s); adding them back in %.1f s" % (", ".join(pending), reason, READD_SETTLE_S))
+        return not self.core.readd
+
+    def needing_readd(self, pending, now):
+        """Of the links whose paths came back, those due for a re-add: READD_CHECK_S after that, the
+        ones where some connection has no subflow (or the subflows cannot be read). The others are
+        done: their subflows resumed by themselves."""
+        due = []
+        for link in pending:
+            if link in self.forced:
+                due.append(link)
+                continue
+            at = self.check_at.setdefault(link, now + READD_CHECK_S)
+            if now >= at:
+                due.append(link)
+        if not due:
+            return []
+        looked = [link for link in due if link not in self.forced]
+        text = self.ip.subflows(self.config["ports"]) if looked else None
+        short = None if text is None else short_links(text, self.config)
+        out = []
+        for link in due:
+            self.check_at.pop(link, None)
+            if link in self.forced or short is None or link in short:
+                out.append(link)
+            else:
+                self.core.readd.discard(link)
+                self.core.readds[link]["skipped"] = self.core.readds[link].get("skipped", 0) + 1
+                self.status_generation = None
+                log("link %s is back and every connection has its subflow on it: no re-add" % link)
+        self.forced.difference_update(out)
+        return out
 
     def check_endpoints(self):
         """Kind mptcp: endpoints of ours that are gone (a flush, another tool) are re-added."""
@@ -1322,6 +1419,7 @@ class Daemon(object):
                 "" if len(missing) == 1 else "s", ", ".join("id %d (%s)" % (e["id"], e["address"]) for e in missing),
                 ", ".join(sorted(links))))
             self.core.readd.update(links)
+            self.forced.update(links)
 
     def forget_stuck(self, wanted, previous):
         """Conntrack entries still waiting on an address that just died: re-steered at their retransmission."""

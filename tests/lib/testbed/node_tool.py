@@ -118,6 +118,24 @@ def cpu_jiffies(text=None):
     return [0, 0]
 
 
+CGROUP_CPU = (("/sys/fs/cgroup/cpuacct/cpuacct.usage", None, 1e-9), ("/sys/fs/cgroup/cpu.stat", "usage_usec", 1e-6))
+
+
+def cgroup_cpu(texts=None):
+    """CPU seconds this container's cgroup has used (its processes and the kernel work done in
+    their context: cgroup v1 cpuacct.usage, v2 cpu.stat usage_usec); None when neither is readable.
+    ``texts``: {path: content} instead of the files (tests)."""
+    for path, key, scale in CGROUP_CPU:
+        text = texts.get(path, "") if texts is not None else _read(path)
+        for line in text.splitlines():
+            fields = line.split()
+            if key is None and len(fields) == 1 and fields[0].isdigit():
+                return round(int(fields[0]) * scale, 6)
+            if key is not None and len(fields) == 2 and fields[0] == key and fields[1].isdigit():
+                return round(int(fields[1]) * scale, 6)
+    return None
+
+
 def process_cpu():
     """This process's own CPU seconds (user + system, every thread)."""
     times = os.times()
@@ -429,7 +447,7 @@ def _load_and_close(conns, kinds, seconds, rate, small_every, links=None):
     byte and right after the peer has read the last one (connection setup and process start-up
     left out, so bytes over window seconds is the rate the links carried)."""
     window = {"start": time.time(), "before": counters(links), "cpu_before": cpu_jiffies(),
-              "process_cpu_before": process_cpu()}
+              "process_cpu_before": process_cpu(), "cgroup_cpu_before": cgroup_cpu()}
     counter = [0] * len(conns)
     errors = [None] * len(conns)
     workers = []
@@ -465,6 +483,7 @@ def _load_and_close(conns, kinds, seconds, rate, small_every, links=None):
     window["after"] = counters(links)
     window["cpu_after"] = cpu_jiffies()
     window["process_cpu_after"] = process_cpu()
+    window["cgroup_cpu_after"] = cgroup_cpu()
     window["end"] = time.time()
     window["seconds"] = round(window["end"] - window["start"], 4)
     window["errors"] = errors

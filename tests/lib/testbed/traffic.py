@@ -134,7 +134,8 @@ def streams(cluster, host, address, port, count=8, seconds=5, stream_mbit=0, mpt
     generator's own counts, for the record), errors (per stream: None, or why its connection
     broke), window: {start, end (epoch: first byte, last byte read by the peer), seconds, before,
     after ({link: [tx, rx]} of ``host``, link_sample), cpu_before, cpu_after ([busy, total] clock
-    ticks of the machine), process_cpu_before, process_cpu_after (the sender's CPU seconds)},
+    ticks of the machine), process_cpu_before, process_cpu_after (the sender's CPU seconds),
+    cgroup_cpu_before, cgroup_cpu_after (the sender container's CPU seconds, or None)},
     watchdog: {before, after} (watchdog_status() right before and after the traffic)}."""
     return tool(cluster, host, ["streams", "--address", address, "--port", port, "--count", count,
                                 "--seconds", seconds, "--stream-mbit", stream_mbit, "--links", links_arg(cluster)]

@@ -341,3 +341,13 @@ def test_phase_order_and_phases_option():
     for bad in ("single,bogus", "balanced"):
         with pytest.raises(SystemExit):
             migration.parse_args(["--phases", bad])
+
+
+def test_plan_runs_end_with_mptcp_on_every_link_count():
+    bench = migration.Bench(migration.parse_args(["--links", "2,4", "--quick"]))
+    runs = bench.plan_runs()
+    main = dict((links, [phase for phase, dummy in phases]) for links, index, phases in runs if index == 0)
+    assert main[2] == ["single", "native", "balanced", "mptcp"]
+    assert main[4] == ["single", "native", "balanced", "balanced_bulk2", "mptcp"]
+    only = migration.Bench(migration.parse_args(["--links", "4", "--phases", "single,balanced_bulk2,mptcp"]))
+    assert only.plan_runs() == [(4, 0, [("single", 1), ("balanced_bulk2", 1), ("mptcp", 1)])]

@@ -84,6 +84,10 @@ def window(tx, seconds=2.0, busy=300, process=1.5):
 
 
 def test_carried_gives_rate_share_cpu_and_broken_streams():
+    run = window((50000000, 50000000))
+    run["window"].update(cgroup_cpu_before=10.0, cgroup_cpu_after=10.5)
+    assert mptcp.carried(run, receiver_cpu=0.3)["cpu"]["containers_s_per_gb"] == 8.0
+    assert mptcp.carried(run)["cpu"]["containers_s"] is None
     figures = mptcp.carried(window((50000000, 50000000)))
     assert figures["mbit"] == 400.0 and figures["busiest_share"] == 0.5 and figures["broken"] == 1
     ticks = float(os.sysconf("SC_CLK_TCK"))
@@ -176,9 +180,8 @@ def test_loss_timings_from_a_goodput_series():
     assert figures["stalled_s"] == pytest.approx(0.6)
     assert figures["mbit_one_link"] == 185.0 and figures["mbit_after"] == 372.0
     assert mptcp.loss_violations(dict(figures, broken=0)) == []
-    late = mptcp.loss_figures([s for s in series if s[0] < 15.0] + [(t, t + 0.1, 185.0) for t in
-                                                                     [15.0 + i / 10.0 for i in range(50)]],
-                              10.0, 15.0, 20.0, 200)
+    one_link_after = [(15.0 + i / 10.0, 15.1 + i / 10.0, 185.0) for i in range(50)]
+    late = mptcp.loss_figures([s for s in series if s[0] < 15.0] + one_link_after, 10.0, 15.0, 20.0, 200)
     assert late["restored_s"] is None
     assert mptcp.loss_violations(dict(late, broken=2)) == ["2 connections broken", "restored_s None > 3.0"]
 
@@ -190,6 +193,12 @@ def test_window_rate_needs_most_of_the_window():
 
 
 # ---------------------------------------------------------------------------- MPTCP sockets on loopback
+def test_cgroup_cpu_of_v1_and_v2():
+    assert node_tool.cgroup_cpu({"/sys/fs/cgroup/cpuacct/cpuacct.usage": "392246239\n"}) == 0.392246
+    assert node_tool.cgroup_cpu({"/sys/fs/cgroup/cpu.stat": "usage_usec 1500000\nuser_usec 1\n"}) == 1.5
+    assert node_tool.cgroup_cpu({}) is None
+
+
 def test_cpu_jiffies_reads_the_cpu_line():
     text = "cpu  10 2 30 400 5 6 7 8 0 0\ncpu0 1 1 1 1 1 1 1 1 0 0\n"
     assert node_tool.cpu_jiffies(text) == [10 + 2 + 30 + 6 + 7 + 8, 468]

@@ -177,7 +177,7 @@ def test_a_fresh_host_gets_everything_then_a_second_run_changes_nothing():
     first = converge(host)
     assert first["changed"] and first["library"] == LIBRARY and first["restart"] == []
     assert host.endpoints == ["198.18.0.11 id 101 signal dev eth0", "198.18.1.11 id 102 signal dev eth1"]
-    assert host.limits == {"subflows": 1, "add_addr_accepted": 1}
+    assert host.limits == {"subflows": 8, "add_addr_accepted": 8}
     assert host.files["/proc/sys/net/mptcp/blackhole_timeout"] == "0\n"
     assert host.files[mptcp_apply.SYSCTL_FILE].endswith("net.mptcp.enabled = 1\nnet.mptcp.blackhole_timeout = 0\n")
     assert host.services[mptcp_apply.UNIT]["enabled"]
@@ -281,7 +281,7 @@ def test_the_boot_unit_sets_limits_and_endpoints_before_the_wrapped_services():
     lines = [line for line in unit.splitlines() if line.startswith("Exec")]
     assert lines == ["ExecStartPre=-/usr/sbin/ip mptcp endpoint delete id 101",
                      "ExecStartPre=-/usr/sbin/ip mptcp endpoint delete id 102",
-                     "ExecStart=/usr/sbin/ip mptcp limits set subflows 1 add_addr_accepted 1",
+                     "ExecStart=/usr/sbin/ip mptcp limits set subflows 8 add_addr_accepted 8",
                      "ExecStart=/usr/sbin/ip mptcp endpoint add 198.18.0.11 dev eth0 signal id 101",
                      "ExecStart=/usr/sbin/ip mptcp endpoint add 198.18.1.11 dev eth1 signal id 102"]
     assert "\n[Install]\nWantedBy=multi-user.target\n" in unit

@@ -51,7 +51,7 @@ def test_mptcp_sets_it_up_and_turns_the_nat_rules_off():
     assert block["model"]["endpoints"] == [
         {"id": 101, "link": "fab0", "address": "198.18.0.12", "device": "eth0"},
         {"id": 102, "link": "fab1", "address": "198.18.1.12", "device": "eth1"}]
-    assert block["model"]["limits"] == {"subflows": 1, "add_addr_accepted": 1}
+    assert block["model"]["limits"] == {"subflows": 8, "add_addr_accepted": 8}
     nat = host["nat"]
     assert nat["state"] == "absent" and nat["model"] is None and nat["watchdog"] is None
     assert nat["watchdog_owner"] == "mptcp"

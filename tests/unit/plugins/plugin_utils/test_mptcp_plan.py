@@ -37,7 +37,7 @@ def test_one_signal_endpoint_per_address_bound_to_its_link():
         {"id": 101, "link": "fab0", "address": "198.18.0.12", "device": "eth0"},
         {"id": 102, "link": "fab1", "address": "198.18.1.12", "device": "eth1"}]
     assert all(e["id"] in OUR_IDS for e in model["endpoints"])
-    assert model["lanes"] == 2 and model["limits"] == {"subflows": 1, "add_addr_accepted": 1}
+    assert model["lanes"] == 2 and model["limits"] == {"subflows": 8, "add_addr_accepted": 8}
     assert model["links"] == [{"name": "fab0", "device": "eth0", "family": "ipv4", "source": "198.18.0.12"},
                               {"name": "fab1", "device": "eth1", "family": "ipv4", "source": "198.18.1.12"}]
     assert model["peers"] == {"n1": {"fab0": ["198.18.0.11"], "fab1": ["198.18.1.11"]},
@@ -46,12 +46,12 @@ def test_one_signal_endpoint_per_address_bound_to_its_link():
     assert set(model) == set(mptcp_plan.MODEL_KEYS)
 
 
-def test_four_links_allow_three_extra_subflows():
+def test_four_links_are_four_endpoints_under_the_kernel_limits():
     links = [{"name": "fab%d" % n, "subnet": "198.18.%d.0/24" % n} for n in range(4)]
     plan = plan_addresses({"a": 1, "b": 2}, links)
     model = mptcp_plan.build(plan, "a", [{"name": "fab%d" % n, "device": "eth%d" % n} for n in range(4)], [3001])
     assert [e["id"] for e in model["endpoints"]] == [101, 102, 103, 104]
-    assert model["limits"] == {"subflows": 3, "add_addr_accepted": 3}
+    assert model["lanes"] == 4 and model["limits"] == {"subflows": 8, "add_addr_accepted": 8}
 
 
 def test_several_addresses_per_node_are_an_endpoint_each():
@@ -61,7 +61,7 @@ def test_several_addresses_per_node_are_an_endpoint_each():
     assert [(e["link"], e["device"]) for e in model["endpoints"]] == [
         ("fab0", "eth0"), ("fab0", "eth0"), ("fab1", "eth1"), ("fab1", "eth1")]
     assert len(set(e["address"] for e in model["endpoints"])) == 4
-    assert model["lanes"] == 4 and model["limits"] == {"subflows": 3, "add_addr_accepted": 3}
+    assert model["lanes"] == 4 and model["limits"] == {"subflows": 8, "add_addr_accepted": 8}
 
 
 def test_lanes_count_the_largest_family_only():
@@ -70,7 +70,7 @@ def test_lanes_count_the_largest_family_only():
     devices = DEVICES + [{"name": "fab2", "device": "eth2"}]
     model = mptcp_plan.build(plan, "a", devices, [3001])
     assert [link["family"] for link in model["links"]] == ["ipv4", "ipv6", "ipv6"]
-    assert model["lanes"] == 2 and model["limits"] == {"subflows": 1, "add_addr_accepted": 1}
+    assert model["lanes"] == 2 and model["limits"] == {"subflows": 8, "add_addr_accepted": 8}
 
 
 def test_more_endpoints_than_the_kernel_takes_are_refused():

@@ -136,6 +136,38 @@ def test_carrier_back_re_adds_once_the_paths_answer_again():
     assert core.readd == {"fab0"}
 
 
+# ss -Htni of n1's fabric port: connection aaaa has subflows on fab0 and fab1, bbbb only on fab0
+INFO = "\t cubic wscale:7,7 rto:204 tcp-ulp-mptcp flags:%s token:%s seq:1 maplen:0\n"
+SHORT_ON_FAB1 = "".join("0      0      %s %s\n" % (local, remote) + INFO % (flags, token) for local, remote, flags, token in (
+    ("198.18.0.11:45318", "198.18.0.12:3001", "Mmec", "0000(id:0)/aaaa(id:0)"),
+    ("198.18.1.11:37783", "198.18.1.12:3001", "Jjec", "dd65(id:102)/aaaa(id:102)"),
+    ("198.18.0.11:3001", "198.18.0.13:41000", "Mec", "0000(id:0)/bbbb(id:0)"))) + \
+    "0      0      198.18.0.11:3001 198.18.0.13:41001\n\t cubic wscale:7,7 rto:204\n"
+
+
+def test_short_links_are_those_a_connection_has_no_subflow_on():
+    config = linkwatch.load_config(good())
+    assert linkwatch.short_links(SHORT_ON_FAB1, config) == ["fab1"]
+    whole = SHORT_ON_FAB1 + "0      0      198.18.1.11:3001 198.18.1.13:41002\n" + INFO % ("Jec", "0000(id:102)/bbbb(id:102)")
+    assert linkwatch.short_links(whole, config) == []
+    assert linkwatch.short_links("", config) == []
+
+
+def test_subflows_that_resumed_by_themselves_are_left_alone(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(linkwatch, "read_carrier", lambda device: True)
+    lw, ip, clock = daemon(tmp_path, hold_down_s=0)
+    ip.subflow_text = SHORT_ON_FAB1.replace("dd65(id:102)/aaaa", "dd65(id:102)/bbbb")  # every connection on both
+    lw.handle([(("fab0", "n2"), False, "timeout")] * 3)
+    lw.handle([(("fab0", "n2"), True, None)] * 5)
+    lw.sync("change")
+    clock.now += linkwatch.READD_CHECK_S
+    assert lw.sync("change") and ip.batches == [("ss", [3001])]
+    assert "link fab0 is back and every connection has its subflow on it: no re-add" in capsys.readouterr().out
+    lw.write_status(force=True)
+    fab0 = linkwatch.read_json(str(tmp_path / "status.json"))["links"]["fab0"]
+    assert fab0["readded"] == 0 and fab0["readd_skipped"] == 1 and not fab0["readd_pending"]
+
+
 # ---------------------------------------------------------------------------- the daemon, with fakes
 class FakeIp(object):
     how = "fake ip"
@@ -144,9 +176,17 @@ class FakeIp(object):
         self.batches = []
         self.present = {101: "198.18.0.11", 102: "198.18.1.11"}
         self.fail = None
+        self.subflow_text = None  # ss failed: the daemon re-adds without knowing
 
-    def readd(self, deletes, adds):
-        self.batches.append((list(deletes), list(adds)))
+    def subflows(self, ports):
+        self.batches.append(("ss", list(ports)))
+        return self.subflow_text
+
+    def delete(self, lines):
+        self.batches.append(("delete", list(lines)))
+
+    def add(self, lines):
+        self.batches.append(("add", list(lines)))
         return (False, self.fail) if self.fail else (True, None)
 
     def ids(self):
@@ -224,15 +264,28 @@ def test_a_link_back_up_gets_its_endpoints_re_added_and_the_status_says_so(tmp_p
     assert lw.sync("change") and ip.batches == []  # down: the kernel moves the data by itself
     clock.now += 1
     lw.handle([(("fab1", "n2"), True, None)] * 5)
+    assert not lw.sync("change") and ip.batches == []   # the subflows are looked at a little later
+    clock.now += linkwatch.READD_CHECK_S
+    ip.subflow_text = SHORT_ON_FAB1
+    assert not lw.sync("change")                   # one has none on fab1: deleted now, added back later
+    assert ip.batches == [("ss", [3001]), ("delete", ["mptcp endpoint delete id 102"])]
+    del ip.batches[0]
+    lw.write_status(force=True)
+    assert linkwatch.read_json(str(tmp_path / "status.json"))["links"]["fab1"]["readd_pending"]
+    clock.now += linkwatch.READD_SETTLE_S - 0.1
+    assert not lw.sync("change") and len(ip.batches) == 1
+    clock.now += 0.1
     assert lw.sync("change")
-    assert ip.batches == [(["mptcp endpoint delete id 102"], ["mptcp endpoint add 198.18.1.11 dev eth1 signal id 102"])]
-    assert lw.sync("change") and len(ip.batches) == 1
+    assert ip.batches[1:] == [("add", ["mptcp endpoint add 198.18.1.11 dev eth1 signal id 102"])]
+    assert lw.sync("change") and len(ip.batches) == 2
     lw.write_status(force=True)
     status = linkwatch.read_json(str(tmp_path / "status.json"))
     assert status["kind"] == "mptcp" and "rules" not in status
     fab1, fab0 = status["links"]["fab1"], status["links"]["fab0"]
     assert fab1["endpoints"] == [{"id": 102, "address": "198.18.1.11"}] and fab1["readded"] == 1
-    assert fab1["readded_at"] == 6001.0 and not fab1["readd_pending"] and fab1["readd_error"] is None
+    assert fab1["readded_at"] == 6001.0 + linkwatch.READD_CHECK_S + linkwatch.READD_SETTLE_S
+    assert not fab1["readd_pending"] and fab1["readd_skipped"] == 0
+    assert fab1["readd_error"] is None
     assert fab0["endpoints"] == [{"id": 101, "address": "198.18.0.11"}] and fab0["readded"] == 0
     assert fab0["readded_at"] is None
     assert status["endpoints"]["ok"] and status["endpoints"]["links"] == ["fab1"]
@@ -246,49 +299,64 @@ def test_a_failed_re_add_is_retried_after_resync_s_and_logged_once(tmp_path, mon
     lw.handle([(("fab0", "n3"), False, "timeout")] * 3)
     lw.handle([(("fab0", "n3"), True, None)] * 5)
     ip.fail = "Error: RTNETLINK answers: No such device"
-    assert not lw.sync("change") and len(ip.batches) == 1
-    assert not lw.sync("change") and len(ip.batches) == 1       # waits
-    clock.now += 2.0
-    assert not lw.sync("change") and len(ip.batches) == 2
+    lw.sync("change")
+    clock.now += linkwatch.READD_CHECK_S
+    assert not lw.sync("change") and [kind for kind, dummy in ip.batches] == ["ss", "delete"]
+    del ip.batches[0]
+    clock.now += linkwatch.READD_SETTLE_S
+    assert not lw.sync("change") and [kind for kind, dummy in ip.batches] == ["delete", "add"]
+    assert not lw.sync("change") and len(ip.batches) == 2      # waits resync_s
     lw.write_status(force=True)
     status = linkwatch.read_json(str(tmp_path / "status.json"))
     assert status["links"]["fab0"]["readd_pending"] and "No such device" in status["links"]["fab0"]["readd_error"]
+    clock.now += 2.0
+    assert not lw.sync("change") and [kind for kind, dummy in ip.batches] == ["delete", "add", "delete"]
+    clock.now += linkwatch.READD_SETTLE_S
+    assert not lw.sync("change") and len(ip.batches) == 4       # failed again
     ip.fail = None
     clock.now += 2.0
-    assert lw.sync("change") and len(ip.batches) == 3
+    lw.sync("change")
+    clock.now += linkwatch.READD_SETTLE_S
+    assert lw.sync("change") and [kind for kind, dummy in ip.batches][-2:] == ["delete", "add"]
     assert capsys.readouterr().out.count("endpoints of fab0 NOT re-added") == 1
 
 
 def test_endpoints_of_ours_that_went_missing_are_re_added(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(linkwatch, "read_carrier", lambda device: True)
-    lw, ip, dummy = daemon(tmp_path)
+    lw, ip, clock = daemon(tmp_path)
     lw.resync()
     assert lw.sync("change") and ip.batches == []
     del ip.present[101]                              # `ip mptcp endpoint flush`, another tool
     lw.resync()
+    lw.sync("change")
+    clock.now += linkwatch.READD_SETTLE_S
     assert lw.sync("change")
-    assert ip.batches == [(["mptcp endpoint delete id 101"], ["mptcp endpoint add 198.18.0.11 dev eth0 signal id 101"])]
+    assert ip.batches == [("delete", ["mptcp endpoint delete id 101"]),
+                          ("add", ["mptcp endpoint add 198.18.0.11 dev eth0 signal id 101"])]
     assert "endpoint id 101 (198.18.0.11) missing: re-adding fab0" in capsys.readouterr().out
     ip.present = None                                # unreadable: nothing is assumed
     ip.ids = lambda: None
     lw.resync()
-    assert lw.sync("change") and len(ip.batches) == 1
+    assert lw.sync("change") and len(ip.batches) == 2
 
 
 def test_the_loop_re_adds_when_a_link_returns_and_writes_status(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(linkwatch, "read_carrier", lambda device: True)
+    monkeypatch.setattr(linkwatch, "READD_SETTLE_S", 0.03)
+    monkeypatch.setattr(linkwatch, "READD_CHECK_S", 0.02)
     cfg = linkwatch.load_config(dict(good(hold_down_s=0), status_file=str(tmp_path / "status.json"), interval_ms=10))
     box = [None]
     ip = FakeIp()
     answers = {("fab1", "n2"): [True, False, False, False] + [True] * 5}
-    lw = linkwatch.Daemon(cfg, prober=FakeProber(copy.deepcopy(answers), box, 14), events=FakeEvents(), ip=ip)
+    lw = linkwatch.Daemon(cfg, prober=FakeProber(copy.deepcopy(answers), box, 24), events=FakeEvents(), ip=ip)
     box[0] = lw
     notified = []
     lw.run(notify=notified.append, priority=lambda: "test")
     assert notified[0] == "READY=1"
-    assert ip.batches == [(["mptcp endpoint delete id 102"], ["mptcp endpoint add 198.18.1.11 dev eth1 signal id 102"])]
+    assert ip.batches == [("ss", [3001]), ("delete", ["mptcp endpoint delete id 102"]),
+                          ("add", ["mptcp endpoint add 198.18.1.11 dev eth1 signal id 102"])]
     out = capsys.readouterr().out
-    assert "endpoint re-adds through fake ip" in out and "endpoints re-added in" in out
+    assert "endpoint re-adds through fake ip" in out and "endpoints re-added (change)" in out
     assert "fab1 id 102 198.18.1.11" in out
     status = linkwatch.read_json(str(tmp_path / "status.json"))
     assert status["links"]["fab1"]["readded"] == 1 and status["links"]["fab0"]["readded"] == 0
