@@ -39,6 +39,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
+from ansible_collections.clusterfabric.multilink.plugins.module_utils.node_tools import Tools
 from ansible_collections.clusterfabric.multilink.plugins.module_utils import nat_watchdog
 
 ENDPOINT_ID_BASE = 100
@@ -90,42 +91,6 @@ OPTIONS = {
 # Options that describe the endpoints; a precomputed model replaces them.
 MODEL_OPTIONS = ("plan", "node", "links", "ports")
 _LIMITS_RE = re.compile(r"ExecStart=\S+ mptcp limits set subflows (\d+) add_addr_accepted (\d+)$", re.M)
-
-
-class Tools(object):
-    """Binaries on the host, looked up once; need() names the package when one is missing (a
-    warning in check mode, where an earlier task may only pretend to install it)."""
-
-    def __init__(self, host, check_mode=False):
-        self.host = host
-        self.check_mode = check_mode
-        self.warnings = []
-        self._paths = {}
-
-    def find(self, name):
-        if name not in self._paths:
-            self._paths[name] = self.host.which(name)
-        return self._paths[name]
-
-    def need(self, name, why):
-        path = self.find(name)
-        if not path:
-            package = TOOL_PACKAGES.get(name, name)
-            message = "%s: the %s command is missing on this host; install the package %s" % (why, name, package)
-            if not self.check_mode:
-                raise FabricError(message)
-            self.warn(message + " (check mode: taken as nothing set)")
-        return path
-
-    def warn(self, message):
-        if message not in self.warnings:
-            self.warnings.append(message)
-
-    def run(self, argv, data=None, what=None):
-        rc, out, err = self.host.run(argv, data=data)
-        if rc != 0:
-            raise FabricError("%s failed (rc %d): %s" % (what or " ".join(argv), rc, (err or out or "").strip()))
-        return out
 
 
 class Change(object):
@@ -259,7 +224,7 @@ class Node(object):
 
     def __init__(self, host, check_mode, live, host_name):
         self.host = host
-        self.tools = Tools(host, check_mode)
+        self.tools = Tools(host, check_mode, TOOL_PACKAGES)
         self.change = Change()
         self.check_mode = check_mode
         self.live = live

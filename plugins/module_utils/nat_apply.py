@@ -54,6 +54,7 @@ import json
 import re
 
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
+from ansible_collections.clusterfabric.multilink.plugins.module_utils.node_tools import Tools
 from ansible_collections.clusterfabric.multilink.plugins.module_utils import nat_watchdog
 
 TABLE = "clusterfabric_multilink"
@@ -112,51 +113,6 @@ _PLAIN_TABLE_RE = re.compile(r"table (ip|ip6) %s \{" % TABLE)
 
 def sha256(text):
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-class Tools(object):
-    """Binaries on the host, looked up once; need() names the Debian package when missing.
-
-    In check mode a missing tool is a warning instead (a play may install the package in an
-    earlier task that check mode only pretends to run): the host is then taken to have none of
-    the module's rules of that backend, and the new ruleset is not validated."""
-
-    def __init__(self, host, check_mode=False):
-        self.host = host
-        self.check_mode = check_mode
-        self.warnings = []
-        self._paths = {}
-
-    def find(self, name):
-        if name not in self._paths:
-            self._paths[name] = self.host.which(name)
-        return self._paths[name]
-
-    def need(self, name, why):
-        path = self.find(name)
-        if not path:
-            package = PACKAGES[name]
-            message = ("%s: the %s command is missing on this host; install the Debian package %s "
-                       "(apt-get install %s), or the same package of your distribution"
-                       % (why, name, package, package))
-            if not self.check_mode:
-                raise FabricError(message)
-            warning = message + " (check mode: assuming none of the module's rules exist there; " \
-                                "the new rules were not validated)"
-            if warning not in self.warnings:
-                self.warnings.append(warning)
-        return path
-
-    def path(self, name, why):
-        """The command's path for a unit file; in check mode the usual one when it is missing."""
-        return self.need(name, why) or "/usr/sbin/" + name
-
-    def run(self, argv, data=None, what=None):
-        rc, out, err = self.host.run(argv, data=data)
-        if rc != 0:
-            raise FabricError("%s failed (rc %d): %s"
-                              % (what or " ".join(argv), rc, (err or out or "").strip()))
-        return out
 
 
 # ---------------------------------------------------------------------------- nftables
@@ -538,7 +494,8 @@ def converge(host, rules, backend="nftables", persist=True, check_mode=False, wa
     tool is missing or the new ruleset does not validate."""
     if backend not in BACKENDS:
         raise FabricError("backend %r must be one of %s" % (backend, ", ".join(BACKENDS)))
-    tools = Tools(host, check_mode)
+    tools = Tools(host, check_mode, PACKAGES, "check mode: assuming none of the module's rules exist there; "
+                  "the new rules were not validated")
     change = Change()
     if watchdog is not None and watchdog.get("state") != "present":
         nat_watchdog.removal(change, tools)

@@ -397,7 +397,7 @@ def test_a_running_mptcpd_is_stopped_and_disabled():
 def test_a_missing_ip_command_names_the_package():
     host = FakeHost(tools=("systemctl",))
     with pytest.raises(FabricError, match="MPTCP endpoints: the ip command is missing on this host; install the "
-                                          "package iproute2"):
+                                          "Debian package iproute2"):
         converge(host)
 
 
