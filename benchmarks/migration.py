@@ -28,6 +28,10 @@ that every fabric connection is opened under the phase's rules):
   mptcp           fabric_strategy mptcp: no NAT, a signal endpoint per link address, the servers
                   wrapped by the mptcp role (mptcpize's LD_PRELOAD library) so that every fabric
                   connection has a subflow per link; the benchmark restarts both servers
+  *_mt4           single, balanced and mptcp again with migrate-threads 4 (aerospike_service):
+                  with the server's default of 1 thread the migration is paced by the server
+                  (2 balanced links 1.59x), with 4 by the links; each is compared with
+                  single_mt4
 
 --phases picks others for the main plan: a strategy with modifiers _bulkN (channel-bulk-fds N)
 and _mtN (migrate-threads N), e.g. --links 2 --phases single,balanced,single_bulk4,balanced_bulk4.
@@ -988,6 +992,9 @@ class Bench(object):
                 if links >= 4:
                     phases.append(("balanced_bulk2", 1))
                 phases.append(("mptcp", 1))
+                # With the server's default migrate-threads 1, migration is paced by the server
+                # (1.59x on 2 balanced links), not the links; with 4 threads the links show.
+                phases.extend([("single_mt4", 1), ("balanced_mt4", 1), ("mptcp_mt4", 1)])
                 out.append((links, 0, phases))
             for index in range(1, min(plans, len(PLANS))):
                 out.append((links, index, [("native", other_samples)]))

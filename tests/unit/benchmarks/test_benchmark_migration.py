@@ -347,7 +347,8 @@ def test_plan_runs_end_with_mptcp_on_every_link_count():
     bench = migration.Bench(migration.parse_args(["--links", "2,4", "--quick"]))
     runs = bench.plan_runs()
     main = dict((links, [phase for phase, dummy in phases]) for links, index, phases in runs if index == 0)
-    assert main[2] == ["single", "native", "balanced", "mptcp"]
-    assert main[4] == ["single", "native", "balanced", "balanced_bulk2", "mptcp"]
+    mt4 = ["single_mt4", "balanced_mt4", "mptcp_mt4"]
+    assert main[2] == ["single", "native", "balanced", "mptcp"] + mt4
+    assert main[4] == ["single", "native", "balanced", "balanced_bulk2", "mptcp"] + mt4
     only = migration.Bench(migration.parse_args(["--links", "4", "--phases", "single,balanced_bulk2,mptcp"]))
     assert only.plan_runs() == [(4, 0, [("single", 1), ("balanced_bulk2", 1), ("mptcp", 1)])]
