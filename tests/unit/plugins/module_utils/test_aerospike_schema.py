@@ -47,6 +47,8 @@ def namespace(version):
 
 def config(version, links, strategy="balanced", nodes=5, **network_options):
     full_plan = plan_addresses({"db%d" % i: i for i in range(1, nodes + 1)}, links)
+    if any(":" in link["subnet"] for link in links):
+        network_options.setdefault("edition", "enterprise")  # Community Edition binds IPv4 only
     return {
         "service": {"cluster-name": "c1", "proto-fd-max": 15000, "feature-key-file": "/etc/aerospike/features.conf"},
         "logging": {"console": {"context": "any info"},
