@@ -1018,9 +1018,14 @@ class Bench(object):
             for links, plan_index, phases in self.plan_runs():
                 self.topo_path = self.up(links, PLANS[plan_index])
                 for phase, samples in phases:
-                    self.converge(phase, links, plan_index)
-                    for sample in range(samples):
-                        self.run(phase, links, plan_index, PLANS[plan_index], sample)
+                    try:
+                        self.converge(phase, links, plan_index)
+                        for sample in range(samples):
+                            self.run(phase, links, plan_index, PLANS[plan_index], sample)
+                    except self.tb["podman"].TestbedError as exc:
+                        # One phase that fails (a cluster that does not form) is a figure too;
+                        # the next phase converges the cluster anew, so the others still run.
+                        self.phase_failed(links, plan_index, phase, exc)
                     self.write()
         finally:
             self.down()
@@ -1031,6 +1036,12 @@ class Bench(object):
         print("speedup: %s" % json.dumps(self.report["speedup"], sort_keys=True))
         print("total %.0f s; report %s" % (self.report["seconds_total"], self.args.out))
         return 0
+
+    def phase_failed(self, links, plan_index, phase, exc):
+        """Record a phase that failed in the report's ``failed`` list and say so."""
+        entry = {"links": links, "plan": plan_index, "phase": phase, "error": str(exc)[-2000:]}
+        self.report.setdefault("failed", []).append(entry)
+        print("%d links %s plan %d: FAILED: %s" % (links, phase, plan_index, str(exc).splitlines()[0]), flush=True)
 
     def finish(self):
         summarize(self.report, self.args.model_positions)

@@ -352,3 +352,31 @@ def test_plan_runs_end_with_mptcp_on_every_link_count():
     assert main[4] == ["single", "native", "balanced", "balanced_bulk2", "mptcp"] + mt4
     only = migration.Bench(migration.parse_args(["--links", "4", "--phases", "single,balanced_bulk2,mptcp"]))
     assert only.plan_runs() == [(4, 0, [("single", 1), ("balanced_bulk2", 1), ("mptcp", 1)])]
+
+
+def test_a_failed_phase_is_recorded_and_the_next_phases_still_run(tmp_path, monkeypatch):
+    bench = migration.Bench(migration.parse_args(["--links", "2", "--phases", "single,mptcp,balanced",
+                                                  "--out", str(tmp_path / "migration.json")]))
+    done = []
+
+    def converge(phase, links, plan_index):
+        if phase == "mptcp":
+            raise bench.tb["podman"].TestbedError("cluster_size 0 after 120 s")
+
+    def run(phase, links, plan_index, plan, sample):
+        done.append(phase)
+        bench.report["runs"].append({"links": links, "phase": phase, "seconds": 10.0 if phase == "single" else 5.0,
+                                     "plan": plan_index})
+
+    monkeypatch.setattr(bench.tb["aerospike"], "available", lambda: (True, "asd test"))
+    monkeypatch.setattr(bench, "up", lambda links, plan: str(tmp_path / "topology.json"))
+    monkeypatch.setattr(bench, "down", lambda: None)
+    monkeypatch.setattr(bench, "converge", converge)
+    monkeypatch.setattr(bench, "run", run)
+    monkeypatch.setattr(bench, "finish", lambda: bench.report.update(speedup=migration.speedups(bench.report["runs"])[0]))
+    monkeypatch.setattr(migration, "table", lambda report: "")
+    assert bench.main() in (0, None)
+    assert done == ["single", "balanced"]
+    assert [(f["links"], f["phase"]) for f in bench.report["failed"]] == [(2, "mptcp")]
+    assert "cluster_size 0" in bench.report["failed"][0]["error"]
+    assert bench.report["speedup"]["2"]["balanced"] == 2.0 and "mptcp" not in bench.report["speedup"]["2"]
