@@ -41,7 +41,8 @@ endpoints and when they were last re-added.
 
 The decision logic (Path, Watchdog, render_transaction, config checks) is pure and takes the
 time as an argument; the I/O around it (probes, carrier, nft, status file, systemd) is thin.
-This file is long (about 1,300 lines) for a reason: it is installed and run as one program.
+This file is long (about 1,600 lines: NAT mode and MPTCP mode) for a reason: it is installed and
+run as one program on the node, Python standard library only, with no collection code to import.
 """
 
 from __future__ import absolute_import, division, print_function
