@@ -16,10 +16,9 @@ runs no module.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.mptcp_apply import MODEL_OPTIONS, OPTIONS
+from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.compute_action import ComputeThenApply
 from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import linkwatch_program, mptcp_plan
 
 MODULE = "clusterfabric.multilink.fabric_mptcp"
@@ -30,37 +29,12 @@ def watchdog_config(model, settings):
     return linkwatch_program.checked(mptcp_plan.watchdog_config(model, settings))
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False  # the watchdog program only, and not in check mode: see _module()
+class ActionModule(ComputeThenApply):
+    NAME = "fabric_mptcp"
+    OPTIONS = OPTIONS
+    MODEL_OPTIONS = MODEL_OPTIONS
+    RESULT = {"changed": False, "model": {}, "watchdog": {}, "diff": [], "restart": [], "library": None}
     _VALID_ARGS = frozenset(OPTIONS)
-
-    def run(self, tmp=None, task_vars=None):
-        result = super(ActionModule, self).run(tmp, task_vars)
-        del tmp
-        try:
-            result.update(self._run(task_vars or {}))
-        finally:
-            self._remove_tmp_path(self._connection._shell.tmpdir)
-        return result
-
-    def _run(self, task_vars):
-        if "rendered" in self._task.args:
-            return {"failed": True, "msg": "fabric_mptcp: rendered is set by the action plugin, not by a task"}
-        try:
-            dummy, args = self.validate_argument_spec(
-                argument_spec=OPTIONS, mutually_exclusive=[("model", name) for name in MODEL_OPTIONS],
-                required_together=[("plan", "node", "links")], required_if=[("state", "present", ("model", "plan"), True)])
-        except AnsibleActionFail as exc:
-            return {"failed": True, "msg": "fabric_mptcp: %s" % exc}
-        result = {"changed": False, "model": {}, "watchdog": {}, "diff": [], "restart": [], "library": None}
-        try:
-            model, config = self._compute(args, result)
-        except FabricError as exc:
-            return dict(result, failed=True, msg=str(exc))
-        if not args["apply"]:
-            return result
-        result.update(self._module(task_vars, args, model, config))
-        return result
 
     @staticmethod
     def _compute(args, result):
