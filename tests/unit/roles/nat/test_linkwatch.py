@@ -24,6 +24,7 @@ from hypothesis import given, strategies as st
 from ansible_collections.clusterfabric.multilink.plugins.module_utils import checks, nat_watchdog
 from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import nat_rules
 from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.address_plan import plan_addresses
+from linkwatch_fakes import Clock, FakeEvents, FakeProber
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 FILES = os.path.join(ROOT, "roles", "nat", "files")
@@ -567,44 +568,6 @@ class FakeNft(object):
         return dict(self.table)
 
 
-class FakeEvents(object):
-    @staticmethod
-    def fileno():
-        return None
-
-    def close(self):
-        pass
-
-
-class FakeProber(object):
-    """Answers from a script: {(link, peer): [ok, ok, False, ...]}; stops the daemon when done."""
-
-    def __init__(self, answers, daemon_box, ticks):
-        self.answers = answers
-        self.box = daemon_box
-        self.ticks = ticks
-        self.started = 0
-
-    def start(self, key, device, family, source, address, now):  # pylint: disable=unused-argument
-        queue = self.answers.get(key, [])
-        ok = queue.pop(0) if queue else True
-        if key == ("fab0", "n2"):
-            self.started += 1
-            if self.started >= self.ticks:
-                self.box[0].stopping = True
-        return (True, None) if ok else (False, "timeout")
-
-    @staticmethod
-    def fds():
-        return []
-
-    def expire(self, now):  # pylint: disable=unused-argument
-        return []
-
-    def close(self):
-        pass
-
-
 class FakeConntrack(object):
     def __init__(self):
         self.calls = []
@@ -612,14 +575,6 @@ class FakeConntrack(object):
     def forget(self, family, dead):
         self.calls.append((family, sorted(dead)))
         return 2
-
-
-class Clock(object):
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
 
 
 def daemon(tmp_path, **changes):

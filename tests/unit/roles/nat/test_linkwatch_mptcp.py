@@ -16,6 +16,7 @@ import pytest
 
 from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import mptcp_plan
 from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.address_plan import plan_addresses
+from linkwatch_fakes import Clock, FakeEvents, FakeProber
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 _SPEC = importlib.util.spec_from_file_location("clusterfabric_linkwatch_mptcp",
@@ -191,52 +192,6 @@ class FakeIp(object):
 
     def ids(self):
         return dict(self.present)
-
-
-class FakeEvents(object):
-    @staticmethod
-    def fileno():
-        return None
-
-    def close(self):
-        pass
-
-
-class FakeProber(object):
-    """Answers from a script: {(link, peer): [ok, ...]}; stops the daemon after ``ticks`` rounds."""
-
-    def __init__(self, answers, box, ticks):
-        self.answers = answers
-        self.box = box
-        self.ticks = ticks
-        self.started = 0
-
-    def start(self, key, device, family, source, address, now):  # pylint: disable=unused-argument
-        queue = self.answers.get(key, [])
-        ok = queue.pop(0) if queue else True
-        if key == ("fab0", "n2"):
-            self.started += 1
-            if self.started >= self.ticks:
-                self.box[0].stopping = True
-        return (True, None) if ok else (False, "timeout")
-
-    @staticmethod
-    def fds():
-        return []
-
-    def expire(self, now):  # pylint: disable=unused-argument
-        return []
-
-    def close(self):
-        pass
-
-
-class Clock(object):
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
 
 
 def daemon(tmp_path, **settings):
