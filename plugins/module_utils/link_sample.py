@@ -282,6 +282,15 @@ def read_conntrack(port, path=None):
 _TOKEN_RE = re.compile(r"token:([0-9a-fA-F]+)(?:\(id:\d+\))?(?:/([0-9a-fA-F]+)(?:\(id:\d+\))?)?")
 
 
+def subflow_token(text):
+    """The connection's local token named in an ``ss -i`` info text of an MPTCP subflow
+    (``tcp-ulp-mptcp ... token:REMOTE/LOCAL``), "?" when it names none, None for plain TCP."""
+    if "tcp-ulp-mptcp" not in text:
+        return None
+    match = _TOKEN_RE.search(text)
+    return (match.group(2) or match.group(1)) if match else "?"
+
+
 def subflows_command(port):
     """The ss command line for established TCP sockets on ``port`` with their info (``-i``): the
     info of an MPTCP subflow names the connection's tokens."""
@@ -299,8 +308,7 @@ def parse_subflows(text):
     for line in text.splitlines():
         if line[:1] in (" ", "\t"):
             if current is not None and "tcp-ulp-mptcp" in line:
-                match = _TOKEN_RE.search(line)
-                current[4] = (match.group(2) or match.group(1)) if match else "?"
+                current[4] = subflow_token(line)
             continue
         fields = line.split()
         current = None
@@ -313,8 +321,7 @@ def parse_subflows(text):
         out.append(current)
         rest = " ".join(fields[4:])
         if "tcp-ulp-mptcp" in rest:  # info on the same line (older ss)
-            match = _TOKEN_RE.search(rest)
-            current[4] = (match.group(2) or match.group(1)) if match else "?"
+            current[4] = subflow_token(rest)
     return [tuple(entry) for entry in out]
 
 

@@ -19,6 +19,8 @@ OLDEST_VERSION = (6, 0)
 # Aerospike's defaults for the sockets a node opens per peer and channel (channel-*-fds).
 CHANNEL_FDS = (("rw", 8), ("bulk", 2))
 MAX_CHANNEL_FDS = 128
+# The server's default channel-bulk-recv-threads: the bulk sockets that a spread keeps busy.
+BULK_RECV_THREADS = 4
 
 DEFAULTS = {
     "version": None,
@@ -122,21 +124,36 @@ def mesh_seeds(host, plan, link_names, budget):
 
 
 def channel_fds(strategy, lanes):
-    """fabric ``channel-*-fds`` settings that let the NAT rotation reach every lane.
+    """fabric ``channel-*-fds`` settings that let the NAT rotation reach every lane and keep the
+    links busy during a migration.
 
-    balanced rotates a node's new connections to a peer over the peer's addresses one by one;
-    a channel with fewer sockets than addresses leaves some links out of that channel. Migration
-    runs on the bulk channel (2 sockets by default), so with 4 links it would use 2. Such a
-    channel gets one socket per lane (at most 128, the server's limit); rw (8) only beyond 8
-    lanes. ctrl and meta (1 socket each) carry a few small messages and are left alone. A value
+    balanced rotates a node's new connections to a peer over the peer's ``lanes`` addresses one
+    by one; a channel with fewer sockets than addresses leaves some links out of that channel.
+    Migration runs on the bulk channel, whose sockets each carry about one record at a time, so
+    the server's 2 bulk sockets spread over 2 links left each link idle between records. Measured
+    with the real server (make bench-migration, docs/performance.md): 2 links x 50 Mbit/s, 2 bulk
+    sockets 1.75x one link (82 % per link), 4 sockets 1.92x (90 %), 8 sockets 1.72x (80 %);
+    4 links x 25 Mbit/s, 4 sockets 3.87x (92 %), 8 sockets 3.55x (84 %): past the server's 4 bulk
+    receive threads (channel-bulk-recv-threads) more sockets cost. So bulk gets at least 4 and at
+    least one per lane, in a multiple of the lanes so that the rotation is exact (at most 128, the
+    server's limit); rw (8, many transactions in flight) only grows beyond 8 lanes, to one per
+    lane. ctrl and meta (1 socket each) carry a few small messages and are left alone. A value
     in aerospike_network.fabric still wins. native picks at random, so more sockets would only
-    change its odds; single has one lane; under mptcp every socket uses every link (a subflow
-    per link), so the defaults stay.
+    change its odds; single has one lane; under mptcp each connection keeps to its first
+    subflow's link (docs/mptcp.md), and more sockets would only change native-like odds, so the
+    defaults stay.
     """
-    if strategy != "balanced":
+    if strategy != "balanced" or lanes < 2:
         return {}
-    return dict(("channel-%s-fds" % name, min(lanes, MAX_CHANNEL_FDS))
-                for name, default in CHANNEL_FDS if lanes > default)
+    out = {}
+    for name, default in CHANNEL_FDS:
+        want = max(BULK_RECV_THREADS, lanes) if name == "bulk" else lanes
+        want = -(-want // lanes) * lanes
+        if want > MAX_CHANNEL_FDS:
+            want = (MAX_CHANNEL_FDS // lanes) * lanes or MAX_CHANNEL_FDS
+        if want > default:
+            out["channel-%s-fds" % name] = want
+    return out
 
 
 def _merge(base, extra):

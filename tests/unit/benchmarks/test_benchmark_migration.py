@@ -117,11 +117,47 @@ def test_parse_ss():
     sockets = migration.parse_ss(SS_NODE1)
     assert len(sockets) == 4
     assert sockets[0] == {"local": "198.19.160.11", "lport": 46942, "remote": "198.19.160.12", "rport": 3001,
-                          "ino": 5001, "bytes_sent": 24, "bytes_acked": 25, "bytes_received": 44}
+                          "ino": 5001, "bytes_sent": 24, "bytes_acked": 25, "bytes_received": 44, "token": None}
     assert sockets[2]["lport"] == 3001 and sockets[2]["bytes_acked"] == 75077415
     six = migration.parse_ss("0 0 [2001:2::11]:3001 [2001:2::12]:40000 ino:9\n\t bytes_acked:5\n")
     assert six[0]["local"] == "2001:2::11" and six[0]["rport"] == 40000 and six[0]["bytes_acked"] == 5
     assert migration.parse_ss("garbage\n\n") == []
+
+
+# node2 accepted two MPTCP connections from node1, each with a subflow per link; the first
+# carried its data on its fab1 subflow (where node1 dialled), the second on fab0
+SUBFLOW = ("0 0 %s:3001 %s:%d ino:0 sk:1 <->\n"
+           "\t cubic bytes_acked:%d bytes_received:%d tcp-ulp-mptcp flags:Jec token:%s/%s(id:1) seq:1 maplen:0\n")
+SS_MPTCP_NODE2 = "".join([
+    SUBFLOW % (N2[1], N1[1], 40001, 10, 70000000, "a1", "b1"),
+    SUBFLOW % (N2[0], N1[0], 40002, 10, 300000, "a1", "b1"),
+    SUBFLOW % (N2[0], N1[0], 40003, 10, 69000000, "a2", "b2"),
+    SUBFLOW % (N2[1], N1[1], 40004, 10, 100, "a2", "b2"),
+    SUBFLOW % (N2[0], N1[0], 40005, 10, 2000, "a3", "b3"),
+    "0 0 %s:3001 %s:40006 ino:77\n\t cubic bytes_acked:5 bytes_received:9\n" % (N2[0], N1[0]),
+])
+
+
+def test_parse_ss_names_the_mptcp_connection_of_a_subflow():
+    sockets = migration.parse_ss(SS_MPTCP_NODE2)
+    assert [sock["token"] for sock in sockets] == ["b1", "b1", "b2", "b2", "b3", None]
+
+
+def test_mptcp_connections_group_subflows_and_name_the_carrier():
+    ss = {"node1": [], "node2": migration.parse_ss(SS_MPTCP_NODE2)}
+    out = migration.mptcp_connections(ss, NETWORKS, order=["node1", "node2"])
+    by_token = dict((c["token"], c) for c in out["connections"])
+    assert sorted(by_token) == ["b1", "b2", "b3"]  # the plain TCP socket is not one
+    assert by_token["b1"]["bytes_per_link"] == {"fab0": 300000, "fab1": 70000000} and by_token["b1"]["carrier"] == "fab1"
+    assert by_token["b2"]["carrier"] == "fab0" and by_token["b2"]["links"] == ["fab0", "fab1"]
+    # b3 carried almost nothing: not one of the heavy connections
+    assert out["heavy"] == 2 and out["heavy_per_carrier"] == {"fab0": 1, "fab1": 1}
+    assert out["heavy_carrier_share"] == round(139000000 / 139300100.0, 3)
+    # both heavy connections on one link: what the placement allows is one link's speed
+    moved = SS_MPTCP_NODE2.replace("%s:3001 %s:40001" % (N2[1], N1[1]), "%s:3001 %s:40001" % (N2[0], N1[0]))
+    both = migration.mptcp_connections({"node1": [], "node2": migration.parse_ss(moved)}, NETWORKS, order=["node1", "node2"])
+    assert both["heavy_per_carrier"] == {"fab0": 2, "fab1": 0}
+    assert migration.socket_bound_speedup(both["heavy_per_carrier"]) == 1.0
 
 
 def test_fabric_sockets_take_the_link_from_the_acceptor_and_order_from_inodes():
@@ -343,15 +379,28 @@ def test_phase_order_and_phases_option():
             migration.parse_args(["--phases", bad])
 
 
-def test_plan_runs_end_with_mptcp_on_every_link_count():
+def test_plan_runs_end_with_mptcp_sampled_like_native_on_every_link_count():
     bench = migration.Bench(migration.parse_args(["--links", "2,4", "--quick"]))
     runs = bench.plan_runs()
-    main = dict((links, [phase for phase, dummy in phases]) for links, index, phases in runs if index == 0)
-    mt4 = ["single_mt4", "balanced_mt4", "mptcp_mt4"]
-    assert main[2] == ["single", "native", "balanced", "mptcp"] + mt4
-    assert main[4] == ["single", "native", "balanced", "balanced_bulk2", "mptcp"] + mt4
+    main = dict((links, phases) for links, index, phases in runs if index == 0)
+    assert main[2] == [("single", 1), ("native", 2), ("balanced", 1), ("mptcp", 2)]
+    assert main[4] == [("single", 1), ("native", 2), ("balanced", 1), ("balanced_bulk2", 1), ("mptcp", 2)]
     only = migration.Bench(migration.parse_args(["--links", "4", "--phases", "single,balanced_bulk2,mptcp"]))
-    assert only.plan_runs() == [(4, 0, [("single", 1), ("balanced_bulk2", 1), ("mptcp", 1)])]
+    assert only.plan_runs() == [(4, 0, [("single", 1), ("balanced_bulk2", 1), ("mptcp", 3)])]
+
+
+def test_links_are_rated_below_what_one_migrate_thread_moves():
+    # 2 x 100 Mbit/s was paced by the server (124 Mbit/s balanced): every link count gets 100 in all
+    assert all(links * rate <= 100.0 for links, rate in migration.RATES.items())
+    assert migration.RATES[2] == 50.0 and migration.RATES[4] == 25.0
+
+
+def test_speedups_of_a_sampled_phase_have_worst_and_best():
+    runs = [run(2, "single", 30.0), run(2, "mptcp", 15.0), run(2, "mptcp", 20.0), run(2, "balanced", 16.0)]
+    out, dummy = migration.speedups(runs)
+    assert out["2"]["mptcp"] == round(30.0 / 17.5, 3)
+    assert out["2"]["mptcp_worst"] == 1.5 and out["2"]["mptcp_best"] == 2.0
+    assert "balanced_worst" not in out["2"]
 
 
 def test_a_failed_phase_is_recorded_and_the_next_phases_still_run(tmp_path, monkeypatch):
