@@ -346,6 +346,15 @@ def link_of(address, networks):
     return None
 
 
+def accepted_bytes(sock, acceptor, hosts, toward_second):
+    """Bytes an accepted socket carried from the first of ``hosts`` to the second
+    (``toward_second``) or back: the acceptor's bytes_acked are what it sent, bytes_received
+    what it got."""
+    sent = sock.get("bytes_acked", sock.get("bytes_sent", 0))
+    received = sock.get("bytes_received", 0)
+    return received if (acceptor != hosts[0]) == toward_second else sent
+
+
 def fabric_sockets(ss_by_host, networks, port=FABRIC_PORT, fds=None, order=None):
     """Every fabric connection between the hosts, once: opener, acceptor, the link as the
     acceptor sees it (its local address is the one the connection really reached, after DNAT),
@@ -377,16 +386,12 @@ def fabric_sockets(ss_by_host, networks, port=FABRIC_PORT, fds=None, order=None)
             if len(candidates) == 1:
                 opener, (position, channel, out) = candidates[0]
                 dialled = link_of(out["remote"], networks)
-            first = hosts[0]
-            sent = sock.get("bytes_acked", sock.get("bytes_sent", 0))
-            received = sock.get("bytes_received", 0)
             rows.append({
                 "opener": opener, "acceptor": acceptor, "link": link, "dialled_link": dialled,
                 "position": position, "channel": channel,
                 "acceptor_address": sock["local"], "opener_address": sock["remote"], "opener_port": sock["rport"],
-                # the acceptor's bytes_acked are what it sent, bytes_received what it got
-                "bytes_a_to_b": received if acceptor != first else sent,
-                "bytes_b_to_a": sent if acceptor != first else received,
+                "bytes_a_to_b": accepted_bytes(sock, acceptor, hosts, toward_second=True),
+                "bytes_b_to_a": accepted_bytes(sock, acceptor, hosts, toward_second=False),
             })
     rows.sort(key=lambda r: (hosts.index(r["opener"]) if r["opener"] in hosts else len(hosts),
                              r["position"] if r["position"] is not None else 999))
@@ -410,9 +415,8 @@ def mptcp_connections(ss_by_host, networks, port=FABRIC_PORT, order=None, heavy_
             link = link_of(sock["local"], networks)
             if link is None:
                 continue
-            to_second = sock.get("bytes_received", 0) if acceptor != hosts[0] else sock.get("bytes_acked", sock.get("bytes_sent", 0))
             entry = groups.setdefault(sock["token"], dict((name, 0) for name in names))
-            entry[link] += to_second
+            entry[link] += accepted_bytes(sock, acceptor, hosts, toward_second=True)
         for token, per_link in sorted(groups.items()):
             total = sum(per_link.values())
             carrier = max(names, key=lambda name: per_link[name]) if total else None
