@@ -42,6 +42,10 @@ CONNTRACK_FILE = "/proc/net/nf_conntrack"
 NETSTAT_FILE = "/proc/net/netstat"
 # At most this many short connections are listed one by one (all are counted).
 SHORT_LISTED = 20
+# Two looks at the fabric port this far apart: a plain TCP socket seen in both is a fabric
+# connection without MPTCP; one seen once is a probe (the link watchdog's TCP connect, accepted
+# by the MPTCP listener as plain TCP and reset within about a millisecond).
+LASTING_GAP = 0.3
 # A tick counts as missed when the sampler reaches it later than this fraction of an interval:
 # a reading taken that late would not be simultaneous with the other nodes' any more.
 LATE_FRACTION = 0.2
@@ -325,12 +329,13 @@ def parse_subflows(text):
     return [tuple(entry) for entry in out]
 
 
-def mptcp_subflows(links, port, sockets):
+def mptcp_subflows(links, port, sockets, earlier=None):
     """The subflows of the MPTCP fabric connections per link, and the connections short of a link.
 
-    links: [{name, subnet}]; sockets: parse_subflows() output. Returns {port, connections (MPTCP
-    connections on the port, opened and accepted), opened, plain (fabric connections without
-    MPTCP: fallen back, or a peer without it), links {name: {subflows, connections}}, other
+    links: [{name, subnet}]; sockets: parse_subflows() output; earlier: the same of a look
+    LASTING_GAP before, or None. Returns {port, connections (MPTCP connections on the port, opened
+    and accepted), opened, plain (fabric connections without MPTCP: fallen back, or a peer without
+    it; with ``earlier``, only those already in it), links {name: {subflows, connections}}, other
     (subflows on none of the links), short (connections whose subflows cover fewer links than
     there are), short_listed [{direction, peer, subflows, links}]}."""
     networks = link_networks(links)
@@ -338,6 +343,7 @@ def mptcp_subflows(links, port, sockets):
     per_link = dict((name, {"subflows": 0, "connections": 0}) for name in names)
     connections = {}
     plain = other = 0
+    seen_plain = None if earlier is None else set(entry[:4] for entry in earlier if entry[4] is None)
     for local, local_port, remote, remote_port, token in sockets:
         if local_port == port:
             direction = "in"
@@ -346,7 +352,8 @@ def mptcp_subflows(links, port, sockets):
         else:
             continue
         if token is None:
-            plain += 1
+            if seen_plain is None or (local, local_port, remote, remote_port) in seen_plain:
+                plain += 1
             continue
         name = _link_of(local, networks)
         entry = connections.setdefault(token, {"direction": direction, "peer": str(remote), "subflows": 0, "links": []})

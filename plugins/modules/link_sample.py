@@ -172,7 +172,8 @@ mptcp:
   description:
     - With O(mptcp) and O(fabric_port), the Multipath TCP connections on the port after the window, else null.
     - "C(port); C(connections) (MPTCP connections, opened and accepted) and C(opened); C(plain) (fabric
-      connections without MPTCP: fallen back, or a peer without it); C(links) (link name to C(subflows) and
+      connections without MPTCP: fallen back, or a peer without it; counted only when seen in two looks 0.3 s
+      apart, so that a short-lived probe such as the link watchdog's TCP connect is not one); C(links) (link name to C(subflows) and
       C(connections) with a subflow there); C(other) (subflows on none of the links); C(short) (connections
       whose subflows cover fewer links than there are) and C(short_listed) (up to 20 of them, each with
       C(direction), C(peer), C(subflows), C(links)); C(joins) (the MPJoin counters after the window) and
@@ -256,13 +257,20 @@ def mptcp(module, links, port, joins_before):
     if not 0 < port < 65536:
         text, error = None, "port %d is not a TCP port" % port
     else:
-        rc, text, err = module.run_command(link_sample.subflows_command(port))
-        error = None if rc == 0 else "ss failed (%d): %s" % (rc, (err or text).strip()[:500])
+        looks = []
+        for look in range(2):
+            if look:
+                time.sleep(link_sample.LASTING_GAP)
+            rc, text, err = module.run_command(link_sample.subflows_command(port))
+            error = None if rc == 0 else "ss failed (%d): %s" % (rc, (err or text).strip()[:500])
+            if error:
+                break
+            looks.append(link_sample.parse_subflows(text))
     if error:
         return {"port": port, "connections": 0, "opened": 0, "plain": 0, "links": {}, "other": 0, "short": 0,
                 "short_listed": [], "joins": joins, "joins_window": window, "error": error}
     try:
-        counts = link_sample.mptcp_subflows(links, port, link_sample.parse_subflows(text))
+        counts = link_sample.mptcp_subflows(links, port, looks[1], earlier=looks[0])
     except FabricError as exc:
         module.fail_json(msg=str(exc))
     counts.update(joins=joins, joins_window=window, error=None)

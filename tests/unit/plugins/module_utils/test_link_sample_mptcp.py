@@ -52,3 +52,14 @@ def test_mpjoin_counters():
             "MPTcpExt: MPCapableSYNRX MPJoinSynRx MPJoinSynAckRx MPJoinAckRx\nMPTcpExt: 4 2 3 2\n")
     assert link_sample.parse_netstat(text) == {"MPJoinSynRx": 2, "MPJoinSynAckRx": 3, "MPJoinAckRx": 2}
     assert link_sample.parse_netstat("") == {}
+
+
+def test_a_plain_socket_counts_only_when_it_lasts_across_two_looks():
+    probe = "0      0      10.250.0.2:3001 10.250.0.1:50000\n\t cubic wscale:7,7 rto:204\n"
+    fallen_back = "0      0      10.250.1.2:3001 10.250.1.1:50002\n\t cubic wscale:7,7 rto:204\n"
+    first = link_sample.parse_subflows(ACCEPTOR + fallen_back)
+    second = link_sample.parse_subflows(ACCEPTOR + probe + fallen_back)
+    assert link_sample.mptcp_subflows(LINKS, 3001, second)["plain"] == 2
+    view = link_sample.mptcp_subflows(LINKS, 3001, second, earlier=first)
+    assert view["plain"] == 1 and view["connections"] == 2 and view["short"] == 0
+    assert link_sample.mptcp_subflows(LINKS, 3001, second, earlier=link_sample.parse_subflows(ACCEPTOR))["plain"] == 0

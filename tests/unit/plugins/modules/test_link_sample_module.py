@@ -88,3 +88,24 @@ def test_without_ports_nothing_is_counted_and_a_failing_ss_is_no_failure(sysfs, 
     assert code == 0 and result["samples"]
     assert result["fabric_sockets"]["error"] == "ss failed (127): ss: not found"
     assert result["fabric_sockets"]["links"] == {} and result["service_listening"] is None
+
+
+def test_mptcp_counts_a_plain_socket_only_when_a_second_look_still_has_it(sysfs, capsys, monkeypatch):
+    subflow = ("0 0 198.18.0.12:3001 198.18.0.11:40000\n"
+               "\t cubic tcp-ulp-mptcp flags:Mec token:0000(id:0)/11174af8(id:0) seq:1\n")
+    looks = [subflow + "0 0 198.18.0.12:3001 198.18.0.11:40001\n0 0 198.18.1.12:3001 198.18.1.11:40002\n",
+             subflow + "0 0 198.18.1.12:3001 198.18.1.11:40002\n"]
+    calls = []
+
+    def run_command(self, args, **kwargs):
+        if args != link_sample.subflows_command(3001):
+            return 0, "", ""
+        calls.append(args)
+        return 0, looks[len(calls) - 1], ""
+    monkeypatch.setattr(module.AnsibleModule, "run_command", run_command)
+    monkeypatch.setattr(link_sample, "read_netstat", lambda path=None: {})
+    links = [{"name": "fab0", "device": "eth1", "subnet": "198.18.0.0/24"},
+             {"name": "fab1", "device": "eth2", "subnet": "198.18.1.0/24"}]
+    code, result = run(dict(links=links, seconds=0.1, interval=0.1, fabric_port=3001, mptcp=True), capsys)
+    assert code == 0 and calls == [link_sample.subflows_command(3001)] * 2, calls
+    assert result["mptcp"]["plain"] == 1 and result["mptcp"]["connections"] == 1, result["mptcp"]
