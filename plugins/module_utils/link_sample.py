@@ -40,6 +40,12 @@ SYS_NET = "/sys/class/net"
 STATUS_FILE = "/run/clusterfabric/linkwatch.json"
 CONNTRACK_FILE = "/proc/net/nf_conntrack"
 NETSTAT_FILE = "/proc/net/netstat"
+PORT_RANGE_FILE = "/proc/sys/net/ipv4/ip_local_port_range"
+# The link watchdog's TCP probes leave from the ports just below the ephemeral range (roles/nat/
+# files/linkwatch.py probe_source_ports; a unit test keeps the two rules equal). A probe the fabric
+# port accepted is no fabric connection, and one whose reset was dropped by a full link queue
+# stays established until the probe's port comes round again (up to a second).
+PROBE_PORTS = 8
 # At most this many short connections are listed one by one (all are counted).
 SHORT_LISTED = 20
 # Two looks at the fabric port this far apart: a plain TCP socket seen in both is a fabric
@@ -237,7 +243,18 @@ def _link_of(ip, networks):
     return None
 
 
-def fabric_sockets(links, port, sockets, conntrack=None):
+def probe_ports(path=None):
+    """The link watchdog's probe source ports as this host's ephemeral range places them (the test
+    bed's nodes and a fleet's share the kernel default); an empty set when it cannot be read."""
+    try:
+        with open(path or PORT_RANGE_FILE) as handle:
+            low = int(handle.read().split()[0])
+    except (IOError, OSError, ValueError, IndexError):
+        return frozenset()
+    return frozenset(range(low - PROBE_PORTS, low)) if low - PROBE_PORTS >= 1024 else frozenset()
+
+
+def fabric_sockets(links, port, sockets, conntrack=None, probes=frozenset()):
     """Established fabric sockets per link: opened by this node (``out``) and accepted (``in``).
 
     links: [{name, subnet}]; port: the fabric port; sockets: parse_ss() output; conntrack:
@@ -246,12 +263,16 @@ def fabric_sockets(links, port, sockets, conntrack=None):
     put on the link of the peer address the tracked connection really dials (after DNAT). Returns {links: {name:
     {out, in}}, other (sockets on none of the links), moved (opened sockets the NAT rules moved to
     another link than their own address says), nat_view (whether the connection tracking table
-    was read)}.
+    was read), probes (accepted sockets from a port of ``probes``, probe_ports(): the link
+    watchdogs' probes, not counted on a link)}.
     """
     networks = link_networks(links)
     counts = dict((name, {"out": 0, "in": 0}) for name, dummy in networks)
-    other = moved = 0
+    other = moved = probed = 0
     for local, local_port, remote, remote_port in sockets:
+        if local_port == port and remote_port in probes:
+            probed += 1
+            continue
         if local_port == port:
             direction, address = "in", local
         elif remote_port == port:
@@ -269,7 +290,8 @@ def fabric_sockets(links, port, sockets, conntrack=None):
             other += 1
         else:
             counts[name][direction] += 1
-    return {"port": port, "links": counts, "other": other, "moved": moved, "nat_view": conntrack is not None}
+    return {"port": port, "links": counts, "other": other, "moved": moved, "nat_view": conntrack is not None,
+            "probes": probed}
 
 
 def read_conntrack(port, path=None):

@@ -158,12 +158,13 @@ fabric_sockets:
       it accepted); C(other) (connections on none of the links' subnets); C(moved) (opened
       connections that NAT rules moved to another link than their own address says);
       C(nat_view) (whether the connection tracking table could be read; without it opened
-      connections count on the link of their own address); C(error) (why C(ss) failed, with
-      C(links) empty).
+      connections count on the link of their own address); C(probes) (accepted connections from the
+      link watchdog's probe source ports, the 8 just below the ephemeral range, which are not fabric
+      connections and count on no link); C(error) (why C(ss) failed, with C(links) empty).
   returned: success
   type: dict
   sample: {port: 3001, links: {fab0: {out: 6, in: 6}, fab1: {out: 6, in: 6}}, other: 0, moved: 6,
-           nat_view: true, error: null}
+           nat_view: true, probes: 0, error: null}
 service_listening:
   description: Whether a socket listens on O(service_port); null without O(service_port) or when C(ss) failed.
   returned: success
@@ -240,9 +241,10 @@ def fabric_sockets(module, links, port):
         return None
     text, error = _ss(module, port)
     if error:
-        return {"port": port, "links": {}, "other": 0, "moved": 0, "nat_view": False, "error": error}
+        return {"port": port, "links": {}, "other": 0, "moved": 0, "nat_view": False, "probes": 0, "error": error}
     try:
-        counts = link_sample.fabric_sockets(links, port, link_sample.parse_ss(text), link_sample.read_conntrack(port))
+        counts = link_sample.fabric_sockets(links, port, link_sample.parse_ss(text), link_sample.read_conntrack(port),
+                                            link_sample.probe_ports())
     except FabricError as exc:
         module.fail_json(msg=str(exc))
     counts["error"] = None

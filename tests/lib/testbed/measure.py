@@ -415,6 +415,9 @@ def findings(report):
         out.append("%s accepted %s fabric sockets on %s" % (
             host, " + ".join(str(node["links"][link["name"]]["in"]) for link in report["links"]),
             ", ".join(link["name"] for link in report["links"])))
+        if node.get("probes"):
+            out.append("%s: %d accepted socket(s) from the peer watchdog's probe ports left out (a probe whose "
+                       "reset was lost lasts until its port comes round)" % (host, node["probes"]))
     before, after = report.get("statistics_before") or {}, report.get("statistics") or {}
     for host in sorted(after):
         try:
@@ -814,6 +817,7 @@ def measure_server(bed, args, report):
             for address in [a for peer_list in endpoints[host]["peers"].values() for a in peer_list]:
                 links_of.setdefault(address, "unplanned")
             out[host] = node_sockets(found[host]["sockets"], lanes[host], links_of)
+            out[host]["probes"] = found[host].get("probes", 0)
         return out, dict((host, found[host]["watchdog"]) for host in hosts)
 
     before, dummy = sockets_now()

@@ -260,15 +260,22 @@ def conntrack_view(ports):
 
 
 def sockets(links, ports, lasting_s=0.3):
-    """The lasting established sockets on ``ports``, placed on their links, and the counts."""
+    """The lasting established sockets on ``ports``, placed on their links, and the counts. Sockets
+    accepted from the link watchdog's probe ports (link_sample.probe_ports) are left out and
+    counted as ``probes``: one whose reset a full link queue dropped lasts until its port comes
+    round again, longer than ``lasting_s``."""
     found = snapshot(ports)
     if lasting_s:
         time.sleep(lasting_s)
         found = lasting(found, snapshot(ports))
+    probes = link_sample.probe_ports()
+    probed = [sock for sock in found if sock["direction"] == "in" and sock["remote_port"] in probes]
+    found = [sock for sock in found if sock not in probed]
     table = conntrack_view(ports)
     place(found, links, table)
     return {"time": round(time.time(), 4), "sockets": found, "links": per_link(found, links, ports),
-            "other": sum(1 for sock in found if sock["link"] is None), "nat_view": table is not None}
+            "other": sum(1 for sock in found if sock["link"] is None), "nat_view": table is not None,
+            "probes": len(probed)}
 
 
 def sample_once(links, ports):

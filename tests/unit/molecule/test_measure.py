@@ -374,6 +374,9 @@ def test_server_table_and_findings():
     assert "finding: n1 accepted 8 + 6 fabric sockets on fab0, fab1" in text
     assert "opened/closed while measuring: 6/6" in text
     assert "finding: verify.yml's server view of n1: cluster size 2, migrations pending 0" in text
+    assert "probe ports" not in text
+    figures["sockets"]["n2"]["probes"] = 1
+    assert "n2: 1 accepted socket(s) from the peer watchdog's probe ports left out" in " ".join(measure.findings(figures))
 
 
 # ---------------------------------------------------------------------------- fabric_strategy mptcp

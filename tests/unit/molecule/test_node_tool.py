@@ -236,6 +236,19 @@ def test_sockets_command_reports_lasting_sockets_and_the_watchdog(capsys, monkey
     assert out["watchdog"] == {"updated": 1, "peers": {}}
 
 
+def test_sockets_accepted_from_the_watchdogs_probe_ports_are_not_fabric_sockets(capsys, monkeypatch):
+    monkeypatch.setattr(node_tool, "_read", lambda path: HEADER + line("198.19.176.11", 3001, "198.19.176.12", 40000)
+                        + line("198.19.176.11", 3001, "198.19.176.12", 32761)
+                        + line("198.19.176.11", 32762, "198.19.176.12", 3001) if path == "/proc/net/tcp" else "")
+    monkeypatch.setattr(link_sample, "read_conntrack", lambda port, path=None: {})
+    monkeypatch.setattr(link_sample, "probe_ports", lambda path=None: frozenset(range(32760, 32768)))
+    assert node_tool.main(["sockets", "--links", "fab0=eth0=198.19.176.0/24", "--ports", "3001", "--lasting", "0"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["probes"] == 1
+    counts = out["links"]["fab0"]["3001"]
+    assert (counts["in"], counts["out"]) == (1, 1), out["links"]
+
+
 # ---------------------------------------------------------------------------- the host side
 class FakeCluster(object):
     """Records the commands testbed.traffic sends; the node tool is missing at first."""

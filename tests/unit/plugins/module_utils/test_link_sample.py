@@ -193,7 +193,20 @@ def test_fabric_sockets_put_nat_moved_connections_on_their_real_link():
     counts = link_sample.fabric_sockets(LINKS, 3001, link_sample.parse_ss(SS),
                                         link_sample.parse_conntrack(CONNTRACK, 3001))
     assert counts == {"port": 3001, "links": {"fab0": {"out": 1, "in": 1}, "fab1": {"out": 2, "in": 1}},
-                      "other": 1, "moved": 1, "nat_view": True}
+                      "other": 1, "moved": 1, "nat_view": True, "probes": 0}
+
+
+def test_fabric_sockets_leave_out_what_the_watchdogs_probes_opened(tmp_path):
+    probe = "0      0      198.19.32.11:3001  198.19.32.12:32761\n"
+    counts = link_sample.fabric_sockets(LINKS, 3001, link_sample.parse_ss(SS + probe), None,
+                                        frozenset(range(32760, 32768)))
+    assert counts["probes"] == 1
+    assert counts["links"] == link_sample.fabric_sockets(LINKS, 3001, link_sample.parse_ss(SS), None)["links"]
+    assert link_sample.fabric_sockets(LINKS, 3001, link_sample.parse_ss(SS + probe), None)["probes"] == 0
+    port_range = tmp_path / "range"
+    port_range.write_text("32768\t60999\n")
+    assert link_sample.probe_ports(str(port_range)) == frozenset(range(32760, 32768))
+    assert link_sample.probe_ports(str(tmp_path / "missing")) == frozenset()
 
 
 def test_without_conntrack_opened_connections_count_by_their_own_address():

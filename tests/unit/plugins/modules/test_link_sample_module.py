@@ -74,7 +74,7 @@ def test_counts_fabric_connections_and_sees_the_server_in_check_mode(sysfs, caps
                             _ansible_check_mode=True), capsys)
     assert code == 0 and result["changed"] is False
     assert result["fabric_sockets"] == {"port": 3001, "links": {"fab0": {"out": 0, "in": 1}, "fab1": {"out": 1, "in": 0}},
-                                        "other": 0, "moved": 1, "nat_view": True, "error": None}
+                                        "other": 0, "moved": 1, "nat_view": True, "probes": 0, "error": None}
     assert result["service_listening"] is True
     assert calls == [link_sample.ss_command(3001), link_sample.ss_command(3000, listening=True)]
 

@@ -21,7 +21,7 @@ import struct
 import pytest
 from hypothesis import given, strategies as st
 
-from ansible_collections.clusterfabric.multilink.plugins.module_utils import checks, nat_watchdog
+from ansible_collections.clusterfabric.multilink.plugins.module_utils import checks, link_sample, nat_watchdog
 from ansible_collections.clusterfabric.multilink.plugins.plugin_utils import nat_rules
 from ansible_collections.clusterfabric.multilink.plugins.plugin_utils.address_plan import plan_addresses
 from linkwatch_fakes import Clock, FakeEvents, FakeProber
@@ -446,6 +446,15 @@ def test_probe_source_ports_sit_just_below_the_ephemeral_range(tmp_path):
     path.write_text("1025 65535\n")
     assert linkwatch.probe_source_ports(8, str(path)) == []
     assert linkwatch.probe_source_ports(8, str(tmp_path / "missing")) == []
+
+
+@pytest.mark.parametrize("text", ["32768\t60999\n", "10000 20000\n", "1030 65535\n", "1025 65535\n", "junk\n"])
+def test_verify_knows_the_probe_source_ports(tmp_path, text):
+    """link_sample.probe_ports() (verify.yml, the test bed) leaves the probes out of the fabric sockets:
+    it must name the ports this program takes."""
+    path = tmp_path / "range"
+    path.write_text(text)
+    assert link_sample.probe_ports(str(path)) == frozenset(linkwatch.probe_source_ports(link_sample.PROBE_PORTS, str(path)))
 
 
 def test_tcp_probes_take_the_source_ports_in_turn_and_skip_a_taken_one():
