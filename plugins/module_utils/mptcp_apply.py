@@ -376,19 +376,31 @@ class Node(object):
         return parse_limits(self.tools.run([ip, "mptcp", "limits", "show"], what="ip mptcp limits show"))
 
     def endpoints(self, ip, wanted):
-        """Ours (ids OUR_IDS) as ``wanted``; an endpoint of anyone else on one of these addresses is replaced."""
+        """Ours (ids OUR_IDS) as ``wanted``; an endpoint of anyone else on one of these addresses is replaced.
+
+        A signal endpoint on the wanted address and device is ours with any id above
+        ENDPOINT_ID_BASE: the link watchdog's re-add takes over the implicit endpoint the kernel
+        made there (linkwatch.py render_readd), which keeps its id (the kernel numbers them on from
+        the highest in use), and replacing it would close the subflows on it."""
         if not ip:
             return
         live = self.live_endpoints(ip)
         addresses = set(e["address"] for e in wanted)
         want = [{"id": e["id"], "address": e["address"], "flags": ["signal"], "dev": e["device"]} for e in wanted]
+
+        def key(entry):
+            return (entry["address"], tuple(entry["flags"]), entry["dev"], entry["id"] > ENDPOINT_ID_BASE)
         mine = [e for e in live if e["id"] in OUR_IDS or e["address"] in addresses]
-        drop = [e for e in mine if e not in want]
-        add = [e for e in want if e not in live]
+        want_keys = set(key(e) for e in want)
+        live_keys = set(key(e) for e in live)
+        drop = [e for e in mine if key(e) not in want_keys]
+        add = [e for e in want if key(e) not in live_keys]
         if not drop and not add:
             return
+        kept = set(e["id"] for e in live if e not in drop)
         batch = ["mptcp endpoint delete id %d" % e["id"] for e in drop]
-        batch += ["mptcp endpoint add %s dev %s signal id %d" % (e["address"], e["dev"], e["id"]) for e in add]
+        batch += ["mptcp endpoint add %s dev %s signal%s" % (e["address"], e["dev"], "" if e["id"] in kept else " id %d" % e["id"])
+                  for e in add]
         before = "".join(endpoint_line(e) + "\n" for e in sorted(mine, key=lambda e: e["id"]))
         after = "".join(endpoint_line(e) + "\n" for e in want)
         self.change.add("mptcp endpoints (live)", before, after,
@@ -499,7 +511,9 @@ def converge(host, state, rendered, services, library="", install_packages=True,
         unit = node.boot_unit(None)
         if ip:
             live_endpoints = node.live_endpoints(ip)
-            ours = [e for e in live_endpoints if e["id"] in OUR_IDS]
+            addresses = set(re.findall(r"endpoint add (\S+) ", unit or ""))
+            ours = [e for e in live_endpoints
+                    if e["id"] in OUR_IDS or (e["id"] > ENDPOINT_ID_BASE and e["address"] in addresses)]
             if ours:
                 node.change.add("mptcp endpoints (live)", "".join(endpoint_line(e) + "\n" for e in ours), "",
                                 [lambda: node.tools.run([ip, "-batch", "-"], data="".join(

@@ -70,16 +70,25 @@ STATUS_FILE = "/run/clusterfabric/linkwatch.json"
 PROBES = ("tcp", "icmp")
 # What the daemon manages on a change: the fabric_nat rotation (nft), or MPTCP endpoints (ip).
 KINDS = ("nat", "mptcp")
-# Kind mptcp: seconds between deleting a link's endpoints and adding them back (0: at the next
-# turn of the loop). A pause would let the peers delete theirs first (a delete also closes the
-# subflows this node opened from that address, which only the peer's next announcement brings
-# back), but a live run with 1.5 s restored no more connections and kept the endpoints missing
-# long enough for a converge to see it; see docs/mptcp.md.
-READD_SETTLE_S = 0.0
+# Kind mptcp: seconds between deleting a link's endpoints and adding them back. Both ends of a
+# link see it come back and re-add at about the same time, and the deletes of both must come
+# before the adds: a delete closes the subflows this node opened from that address (joins it made
+# as the connecting side, towards the peer's address), which only the peer's next announcement
+# brings back, and a join can only go to the peer's listening port, so the connecting side must
+# make it. With both deletes first, each node's add is joined by the other, whose joins from an
+# address without endpoint get an implicit one that the add then takes over (render_readd).
+# Measured on 6.18 (two nodes, 24 connections): adds right after the deletes left the 12
+# connections of one direction without the link after every round; 1 s apart restored all 24.
+READD_SETTLE_S = 1.0
 # Kind mptcp: seconds after a path came back before the subflows are looked at. A subflow that
 # only waited for its link resumes by itself (nothing to do: a re-add would close it); one that
 # died is not re-created by the kernel, and then the link's endpoints are re-added.
 READD_CHECK_S = 1.0
+# Kind mptcp: seconds after a re-add before the subflows are looked at again, and how many re-adds
+# a link gets in a row while some connection still has no subflow on it (the peer's delete came
+# after this node's add: the pause doubles at each one).
+READD_VERIFY_S = 2.0
+READD_ATTEMPTS = 3
 _SUBFLOW_TOKEN_RE = re.compile(r"tcp-ulp-mptcp.*?token:[0-9a-fA-F]+(?:\(id:\d+\))?/([0-9a-fA-F]+)")
 SETTINGS = {
     # name: (default, minimum, maximum)
@@ -600,16 +609,58 @@ def describe(config, rules, previous=None):
     return "lanes %s; dead %s" % (" ".join(parts) or "-", " ".join(dead) or "-")
 
 
-def render_readd(config, links):
+def _address_key(text):
+    """An address as a comparable value (``ip`` prints IPv6 compressed; a typo stays itself)."""
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return text
+
+
+def _on_addresses(config, links, present):
+    """{address key: [present entries]} of ``present`` ({id: {address, implicit}}) on the addresses
+    of ``links``' endpoints of ours."""
+    keys = set(_address_key(e["address"]) for e in config["endpoints"] if e["link"] in links)
+    out = {}
+    for number, entry in sorted((present or {}).items()):
+        key = _address_key(entry["address"])
+        if key in keys:
+            out.setdefault(key, []).append(dict(entry, id=number))
+    return out
+
+
+def render_readd(config, links, present=None):
     """(delete lines, add lines) of ``ip -batch`` that re-add the signal endpoints of ``links``.
 
     Deleting an endpoint makes the kernel drop the subflows on that address (their link was
     down) and tell the peers; adding it again announces the address on every existing MPTCP
-    connection, so the peers join it and each connection gets its subflow on the link back."""
+    connection, so the peers join it and each connection gets its subflow on the link back.
+    ``present`` ({id: {address, implicit}} of the endpoints in place, or None): the deletes take
+    whatever endpoint is on our addresses (ours may carry another id, see below), and an add
+    over an *implicit* endpoint (the kernel's, made for a join from an address while its endpoint
+    was deleted) gives no id: the kernel then turns that one into ours, keeping its id and its
+    subflows, where an explicit id is refused (EINVAL) and deleting it would close those joins."""
     endpoints = [e for e in config["endpoints"] if e["link"] in links]
-    deletes = ["mptcp endpoint delete id %d" % e["id"] for e in endpoints]
-    adds = ["mptcp endpoint add %s dev %s signal id %d" % (e["address"], e["device"], e["id"]) for e in endpoints]
+    on = _on_addresses(config, links, present)
+    taken = set(present or ())
+    deletes, adds = [], []
+    for e in endpoints:
+        found = on.get(_address_key(e["address"]), [])
+        ids = sorted(set([entry["id"] for entry in found] + ([] if present is not None else [e["id"]])))
+        deletes += ["mptcp endpoint delete id %d" % number for number in ids]
+        line = "mptcp endpoint add %s dev %s signal" % (e["address"], e["device"])
+        if any(entry["implicit"] for entry in found) or (e["id"] in taken and e["id"] not in ids):
+            adds.append(line)          # the kernel keeps the implicit one's id, or picks a free one
+        else:
+            adds.append(line + " id %d" % e["id"])
     return deletes, adds
+
+
+def missing_endpoints(config, present):
+    """Our endpoints with no signal endpoint of any id on their address (an implicit one is not ours)."""
+    on = _on_addresses(config, [link["name"] for link in config["links"]], present)
+    return [e for e in config["endpoints"]
+            if not any(not entry["implicit"] for entry in on.get(_address_key(e["address"]), []))]
 
 
 def short_links(text, config):
@@ -633,15 +684,23 @@ def short_links(text, config):
     return sorted(set(name for links in connections.values() for name in names if name not in links))
 
 
-def parse_endpoint_ids(text):
-    """{id: address} of ``ip mptcp endpoint show`` output (lines like ``198.18.0.11 id 101 signal dev eth0``)."""
+def parse_endpoints(text):
+    """{id: {address, implicit}} of ``ip mptcp endpoint show`` output (lines like ``198.18.0.11 id
+    101 signal dev eth0``); an implicit endpoint shows ``implicit`` or, with an older iproute2,
+    ``rawflags`` with bit 0x10."""
     out = {}
     for line in text.splitlines():
         fields = line.split()
         if "id" in fields[:-1]:
             value = fields[fields.index("id") + 1]
             if value.isdigit():
-                out[int(value)] = fields[0]
+                implicit = "implicit" in fields
+                if "rawflags" in fields[:-1]:
+                    try:
+                        implicit = implicit or bool(int(fields[fields.index("rawflags") + 1], 16) & 0x10)
+                    except ValueError:
+                        pass
+                out[int(value)] = {"address": fields[0], "implicit": implicit}
     return out
 
 
@@ -1188,10 +1247,10 @@ class IpMptcp(object):
         ok, out, dummy = self._run([ss, "-Htni", "state", "established", "( %s )" % where])
         return out if ok else None
 
-    def ids(self):
-        """{id: address} of the endpoints in place; None when they cannot be read."""
+    def endpoints(self):
+        """parse_endpoints() of the endpoints in place; None when they cannot be read."""
         ok, out, dummy = self._run([self.command, "mptcp", "endpoint", "show"])
-        return parse_endpoint_ids(out) if ok else None
+        return parse_endpoints(out) if ok else None
 
 
 def write_status(path, document):
@@ -1264,6 +1323,7 @@ class Daemon(object):
         self.deleted = {}  # kind mptcp: link -> when its deleted endpoints are added back
         self.check_at = {}  # kind mptcp: link -> when its subflows are looked at (a path came back)
         self.forced = set()  # kind mptcp: links re-added without a look (endpoints missing)
+        self.verifying = {}  # kind mptcp: link -> (when its subflows are looked at after a re-add, re-adds in a row)
         self.interval = config["interval_ms"] / 1000.0
         timeout = (config["timeout_ms"] or config["interval_ms"]) / 1000.0
         if prober is not None:
@@ -1338,45 +1398,77 @@ class Daemon(object):
         return True
 
     def sync_endpoints(self, reason):
-        """Kind mptcp: re-add the endpoints of the links whose paths came back, in two steps (see
-        READD_SETTLE_S): delete them at once, add them back once the peers had time to delete
-        theirs too. True when nothing is pending."""
+        """Kind mptcp: re-add the endpoints of the links whose paths came back: delete them, add them
+        back READD_SETTLE_S later (see there), look at the subflows again READD_VERIFY_S after that.
+        True when nothing is pending."""
         now = self.clock()
-        due = sorted(link for link, at in self.deleted.items() if at <= now)
-        if due:
-            dummy, adds = render_readd(self.config, due)
-            started = self.clock()
-            ok, error = self.ip.add(adds) if adds else (True, None)
-            took = self.clock() - started
-            self.apply_info = {"ok": ok, "applied": round(self.wall(), 3), "error": error, "seconds": round(took, 4),
-                               "links": due}
-            self.core.endpoints_readded(due, ok, error, now)
-            self.status_generation = None  # report it at once
-            for link in due:
-                del self.deleted[link]
-            if not ok:
-                self.retry_at = now + self.config["resync_s"]
-                self.forced.update(due)  # retried without another look
-                if error != self.last_error:
-                    log("endpoints of %s NOT re-added (%s): %s; retrying every %.1f s"
-                        % (", ".join(due), reason, error, self.config["resync_s"]))
-                self.last_error = error
-            else:
-                self.last_error = None
-                self.retry_at = 0.0
-                log("endpoints re-added (%s): %s" % (reason, ", ".join(
-                    "%s id %d %s" % (e["link"], e["id"], e["address"]) for e in self.config["endpoints"] if e["link"] in due)))
+        self.verify_readds(now)
         pending = sorted(self.core.readd - set(self.deleted))
         if pending and now >= self.retry_at:
             pending = self.needing_readd(pending, now)
         if pending and now >= self.retry_at:
-            deletes, dummy = render_readd(self.config, pending)
+            deletes, dummy = render_readd(self.config, pending, self.ip.endpoints())
             self.ip.delete(deletes)  # an endpoint already gone is fine
+            settle = READD_SETTLE_S * 2 ** max(0, max(self.verifying.get(link, (0, 0))[1] for link in pending) - 1)
             for link in pending:
-                self.deleted[link] = now + READD_SETTLE_S
+                self.deleted[link] = now + settle
             self.status_generation = None
-            log("endpoints of %s deleted (%s); adding them back in %.1f s" % (", ".join(pending), reason, READD_SETTLE_S))
-        return not self.core.readd
+            log("endpoints of %s deleted (%s); adding them back in %.1f s" % (", ".join(pending), reason, settle))
+        due = sorted(link for link, at in self.deleted.items() if at <= now)
+        if due:
+            self.add_endpoints(due, reason, now)
+        return not self.core.readd and not self.verifying
+
+    def add_endpoints(self, due, reason, now):
+        """The add step of a re-add (render_readd: over an implicit endpoint, without an id)."""
+        dummy, adds = render_readd(self.config, due, self.ip.endpoints())
+        started = self.clock()
+        ok, error = self.ip.add(adds) if adds else (True, None)
+        took = self.clock() - started
+        self.apply_info = {"ok": ok, "applied": round(self.wall(), 3), "error": error, "seconds": round(took, 4),
+                           "links": due}
+        self.core.endpoints_readded(due, ok, error, now)
+        self.status_generation = None  # report it at once
+        for link in due:
+            del self.deleted[link]
+        if not ok:
+            self.retry_at = now + self.config["resync_s"]
+            self.forced.update(due)  # retried without another look
+            if error != self.last_error:
+                log("endpoints of %s NOT re-added (%s): %s; retrying every %.1f s"
+                    % (", ".join(due), reason, error, self.config["resync_s"]))
+            self.last_error = error
+            return
+        self.last_error = None
+        self.retry_at = 0.0
+        for link in due:
+            attempts = self.verifying.get(link, (None, 0))[1] + 1
+            self.verifying[link] = (now + READD_VERIFY_S, attempts)
+        log("endpoints re-added (%s): %s" % (reason, "; ".join(adds)))
+
+    def verify_readds(self, now):
+        """READD_VERIFY_S after a re-add: a link some connection still has no subflow on is re-added
+        again, READD_ATTEMPTS times in a row at most."""
+        due = sorted(link for link, (at, dummy) in self.verifying.items() if at <= now)
+        if not due:
+            return
+        text = self.ip.subflows(self.config["ports"])
+        short = None if text is None else short_links(text, self.config)
+        for link in due:
+            dummy, attempts = self.verifying.pop(link)
+            if short is None or link not in short:
+                continue
+            if link in self.core.readd or link in self.deleted:
+                continue  # a path of it came back again meanwhile: that re-add is under way
+            if attempts >= READD_ATTEMPTS:
+                log("link %s: some connection still has no subflow on it after %d re-adds; "
+                    "the next re-add waits for a path of it to come back" % (link, attempts))
+                continue
+            log("link %s: some connection still has no subflow on it after the re-add: re-adding again" % link)
+            self.core.readd.add(link)
+            self.forced.add(link)
+            self.verifying[link] = (float("inf"), attempts)  # carried to the next re-add's count
+            self.status_generation = None
 
     def needing_readd(self, pending, now):
         """Of the links whose paths came back, those due for a re-add: READD_CHECK_S after that, the
@@ -1409,12 +1501,13 @@ class Daemon(object):
         return out
 
     def check_endpoints(self):
-        """Kind mptcp: endpoints of ours that are gone (a flush, another tool) are re-added."""
-        ids = self.ip.ids()
-        if ids is None:
+        """Kind mptcp: endpoints of ours that are gone (a flush, another tool) are re-added. Ours are
+        known by their address: one a re-add took over from an implicit endpoint keeps that id."""
+        present = self.ip.endpoints()
+        if present is None:
             return
-        missing = [e for e in self.config["endpoints"] if e["id"] not in ids]
-        links = set(e["link"] for e in missing) - self.core.readd
+        missing = missing_endpoints(self.config, present)
+        links = set(e["link"] for e in missing) - self.core.readd - set(self.deleted)
         if links:
             log("endpoint%s %s missing: re-adding %s" % (
                 "" if len(missing) == 1 else "s", ", ".join("id %d (%s)" % (e["id"], e["address"]) for e in missing),

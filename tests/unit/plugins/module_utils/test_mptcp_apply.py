@@ -113,7 +113,10 @@ class FakeHost(object):
                 if words[:3] == ["mptcp", "endpoint", "delete"]:
                     self.endpoints = [e for e in self.endpoints if " id %s " % words[4] not in e + " "]
                 elif words[:3] == ["mptcp", "endpoint", "add"]:
-                    address, dev, number = words[3], words[5], words[-1]
+                    address, dev = words[3], words[5]
+                    taken = set(int(e.split()[2]) for e in self.endpoints)
+                    number = words[words.index("id") + 1] if "id" in words else str(  # the kernel picks one
+                        min(n for n in range(101, 256) if n not in taken))
                     assert not any(e.startswith(address + " ") or " id %s " % number in e for e in self.endpoints)
                     self.endpoints.append("%s id %s signal dev %s" % (address, number, dev))
                 else:
@@ -252,6 +255,22 @@ def test_foreign_endpoints_stay_and_one_on_our_address_is_replaced():
     # the endpoint in place (id 102) was neither deleted nor added again
     batch = [call for call in host.calls if call[1:2] == ("-batch",)]
     assert len(batch) == 1
+
+
+def test_ours_under_the_id_of_an_implicit_endpoint_the_watchdog_took_over_stays_and_goes_with_absent():
+    host = FakeHost()
+    converge(host)
+    host.endpoints[1] = "198.18.1.11 id 103 signal dev eth1"      # linkwatch's re-add over an implicit one
+    host.calls = []
+    assert not converge(host)["changed"] and changes(host) == []
+    host.endpoints = ["198.18.0.11 id 102 signal dev eth0"]          # fab0's took id 102 over; fab1's is gone
+    host.calls = []
+    assert converge(host)["changed"]
+    assert sorted(host.endpoints) == ["198.18.0.11 id 102 signal dev eth0", "198.18.1.11 id 101 signal dev eth1"]
+    host.endpoints = ["198.18.0.11 id 101 signal dev eth0", "198.18.1.11 id 103 signal dev eth1",
+                      "10.0.0.5 id 120 signal dev eth9"]
+    converge(host, state="absent")
+    assert host.endpoints == ["10.0.0.5 id 120 signal dev eth9"]
 
 
 def test_an_endpoint_with_other_flags_or_device_is_set_again():

@@ -93,9 +93,47 @@ def test_render_readd_deletes_then_adds_the_links_endpoints():
     assert len(deletes) == 2 and len(adds) == 2
 
 
-def test_endpoint_ids_are_read_from_ip_mptcp_endpoint_show():
-    text = "198.18.0.11 id 101 signal dev eth0 \n10.0.0.1 id 3 subflow \n\n"
-    assert linkwatch.parse_endpoint_ids(text) == {101: "198.18.0.11", 3: "10.0.0.1"}
+def test_endpoints_are_read_from_ip_mptcp_endpoint_show_with_the_implicit_ones():
+    text = ("198.18.0.11 id 101 signal dev eth0 \n10.0.0.1 id 3 subflow \n198.18.1.11 id 102 rawflags 10 \n"
+            "198.18.2.11 id 104 implicit \n198.18.3.11 id 105 rawflags zz \n\n")
+    assert linkwatch.parse_endpoints(text) == {
+        101: {"address": "198.18.0.11", "implicit": False}, 3: {"address": "10.0.0.1", "implicit": False},
+        102: {"address": "198.18.1.11", "implicit": True}, 104: {"address": "198.18.2.11", "implicit": True},
+        105: {"address": "198.18.3.11", "implicit": False}}
+
+
+def present(*entries):
+    return dict((number, {"address": address, "implicit": implicit}) for number, address, implicit in entries)
+
+
+def test_a_re_add_takes_whatever_is_on_our_address_and_over_an_implicit_endpoint_gives_no_id():
+    config = linkwatch.load_config(good())
+    # ours in place: deleted and added back with our id
+    assert linkwatch.render_readd(config, ["fab1"], present((101, "198.18.0.11", False), (102, "198.18.1.11", False))) == (
+        ["mptcp endpoint delete id 102"], ["mptcp endpoint add 198.18.1.11 dev eth1 signal id 102"])
+    # ours under another id (an earlier re-add took over an implicit one): that id goes
+    assert linkwatch.render_readd(config, ["fab1"], present((103, "198.18.1.11", False)))[0] == [
+        "mptcp endpoint delete id 103"]
+    # an implicit endpoint on our address: the add gives no id, so the kernel makes it ours
+    assert linkwatch.render_readd(config, ["fab1"], present((101, "198.18.0.11", False), (104, "198.18.1.11", True)))[1] == [
+        "mptcp endpoint add 198.18.1.11 dev eth1 signal"]
+    # our id taken by an endpoint on another address: no id either (explicit would be refused: EBUSY)
+    assert linkwatch.render_readd(config, ["fab1"], present((102, "10.9.9.9", False)))[1] == [
+        "mptcp endpoint add 198.18.1.11 dev eth1 signal"]
+    # nothing known: our ids
+    assert linkwatch.render_readd(config, ["fab1"]) == (
+        ["mptcp endpoint delete id 102"], ["mptcp endpoint add 198.18.1.11 dev eth1 signal id 102"])
+    # addresses compare as addresses
+    v6 = dict(config, endpoints=[dict(config["endpoints"][0], address="2001:db8::11")])
+    assert linkwatch.render_readd(v6, ["fab0"], present((7, "2001:db8:0:0::11", True)))[0] == ["mptcp endpoint delete id 7"]
+
+
+def test_ours_are_known_by_their_address_and_an_implicit_one_is_not_ours():
+    config = linkwatch.load_config(good())
+    assert linkwatch.missing_endpoints(config, present((101, "198.18.0.11", False), (107, "198.18.1.11", False))) == []
+    missing = linkwatch.missing_endpoints(config, present((101, "198.18.0.11", False), (102, "198.18.1.11", True)))
+    assert [e["id"] for e in missing] == [102]
+    assert [e["id"] for e in linkwatch.missing_endpoints(config, {})] == [101, 102]
 
 
 def test_command_line_checks_and_renders_the_mptcp_configuration(tmp_path, capsys):
@@ -146,11 +184,13 @@ SHORT_ON_FAB1 = "".join("0      0      %s %s\n" % (local, remote) + INFO % (flag
     "0      0      198.18.0.11:3001 198.18.0.13:41001\n\t cubic wscale:7,7 rto:204\n"
 
 
+WHOLE = SHORT_ON_FAB1 + "0      0      198.18.1.11:3001 198.18.1.13:41002\n" + INFO % ("Jec", "0000(id:102)/bbbb(id:102)")
+
+
 def test_short_links_are_those_a_connection_has_no_subflow_on():
     config = linkwatch.load_config(good())
     assert linkwatch.short_links(SHORT_ON_FAB1, config) == ["fab1"]
-    whole = SHORT_ON_FAB1 + "0      0      198.18.1.11:3001 198.18.1.13:41002\n" + INFO % ("Jec", "0000(id:102)/bbbb(id:102)")
-    assert linkwatch.short_links(whole, config) == []
+    assert linkwatch.short_links(WHOLE, config) == []
     assert linkwatch.short_links("", config) == []
 
 
@@ -176,6 +216,7 @@ class FakeIp(object):
     def __init__(self):
         self.batches = []
         self.present = {101: "198.18.0.11", 102: "198.18.1.11"}
+        self.implicit = set()
         self.fail = None
         self.subflow_text = None  # ss failed: the daemon re-adds without knowing
 
@@ -190,8 +231,11 @@ class FakeIp(object):
         self.batches.append(("add", list(lines)))
         return (False, self.fail) if self.fail else (True, None)
 
-    def ids(self):
-        return dict(self.present)
+    def endpoints(self):
+        if self.present is None:
+            return None
+        return dict((number, {"address": address, "implicit": number in self.implicit})
+                    for number, address in self.present.items())
 
 
 def daemon(tmp_path, **settings):
@@ -230,9 +274,14 @@ def test_a_link_back_up_gets_its_endpoints_re_added_and_the_status_says_so(tmp_p
     clock.now += linkwatch.READD_SETTLE_S - 0.1
     assert not lw.sync("change") and len(ip.batches) == 1
     clock.now += 0.1
-    assert lw.sync("change")
-    assert ip.batches[1:] == [("add", ["mptcp endpoint add 198.18.1.11 dev eth1 signal id 102"])]
-    assert lw.sync("change") and len(ip.batches) == 2
+    del ip.present[102]
+    ip.present[102] = "198.18.1.11"                # the peer's joins made an implicit endpoint (id 102 again)
+    ip.implicit.add(102)
+    assert not lw.sync("change")                   # looked at again later
+    assert ip.batches[1:] == [("add", ["mptcp endpoint add 198.18.1.11 dev eth1 signal"])]
+    clock.now += linkwatch.READD_VERIFY_S
+    ip.subflow_text = WHOLE
+    assert lw.sync("change") and ip.batches[2:] == [("ss", [3001])]
     lw.write_status(force=True)
     status = linkwatch.read_json(str(tmp_path / "status.json"))
     assert status["kind"] == "mptcp" and "rules" not in status
@@ -272,8 +321,52 @@ def test_a_failed_re_add_is_retried_after_resync_s_and_logged_once(tmp_path, mon
     clock.now += 2.0
     lw.sync("change")
     clock.now += linkwatch.READD_SETTLE_S
-    assert lw.sync("change") and [kind for kind, dummy in ip.batches][-2:] == ["delete", "add"]
+    assert not lw.sync("change") and [kind for kind, dummy in ip.batches][-2:] == ["delete", "add"]
     assert capsys.readouterr().out.count("endpoints of fab0 NOT re-added") == 1
+    ip.subflow_text = WHOLE
+    clock.now += linkwatch.READD_VERIFY_S
+    assert lw.sync("change")
+
+
+def readd_round(lw, clock, settle):
+    lw.sync("change")                      # deleted
+    clock.now += settle
+    lw.sync("change")                      # added
+    clock.now += linkwatch.READD_VERIFY_S
+    lw.sync("change")                      # looked at
+
+
+def test_a_re_add_that_left_a_connection_short_is_repeated_a_bounded_number_of_times(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(linkwatch, "read_carrier", lambda device: True)
+    lw, ip, clock = daemon(tmp_path, hold_down_s=0)
+    lw.handle([(("fab1", "n2"), False, "timeout")] * 3)
+    lw.handle([(("fab1", "n2"), True, None)] * 5)
+    lw.sync("change")
+    clock.now += linkwatch.READD_CHECK_S
+    ip.subflow_text = SHORT_ON_FAB1                # and it stays short: the peer's delete keeps coming late
+    for attempt in range(linkwatch.READD_ATTEMPTS + 1):
+        readd_round(lw, clock, linkwatch.READD_SETTLE_S * 2 ** attempt)
+    adds = [lines for kind, lines in ip.batches if kind == "add"]
+    assert len(adds) == linkwatch.READD_ATTEMPTS, ip.batches
+    out = capsys.readouterr().out
+    assert out.count("still has no subflow on it after the re-add: re-adding again") == linkwatch.READD_ATTEMPTS - 1
+    assert "adding them back in %.1f s" % (linkwatch.READD_SETTLE_S * 2) in out     # the pause doubles
+    assert "link fab1: some connection still has no subflow on it after %d re-adds" % linkwatch.READD_ATTEMPTS in out
+    assert lw.sync("change")
+    lw.write_status(force=True)
+    fab1 = linkwatch.read_json(str(tmp_path / "status.json"))["links"]["fab1"]
+    assert fab1["readded"] == linkwatch.READD_ATTEMPTS and not fab1["readd_pending"]
+    # the next time a path of fab1 comes back, it starts from one again
+    lw.handle([(("fab1", "n2"), False, "timeout")] * 3)
+    lw.handle([(("fab1", "n2"), True, None)] * 5)
+    lw.sync("change")
+    clock.now += linkwatch.READD_CHECK_S
+    lw.sync("change")
+    assert "adding them back in %.1f s" % linkwatch.READD_SETTLE_S in capsys.readouterr().out
+    clock.now += linkwatch.READD_SETTLE_S
+    lw.sync("change")
+    assert len([kind for kind, dummy in ip.batches if kind == "add"]) == linkwatch.READD_ATTEMPTS + 1
+    assert lw.verifying["fab1"][1] == 1
 
 
 def test_endpoints_of_ours_that_went_missing_are_re_added(tmp_path, monkeypatch, capsys):
@@ -281,18 +374,20 @@ def test_endpoints_of_ours_that_went_missing_are_re_added(tmp_path, monkeypatch,
     lw, ip, clock = daemon(tmp_path)
     lw.resync()
     assert lw.sync("change") and ip.batches == []
-    del ip.present[101]                              # `ip mptcp endpoint flush`, another tool
+    ip.present[107] = ip.present.pop(101)            # ours under another id: still ours
+    lw.resync()
+    assert lw.sync("change") and ip.batches == []
+    del ip.present[107]                              # `ip mptcp endpoint flush`, another tool
     lw.resync()
     lw.sync("change")
     clock.now += linkwatch.READD_SETTLE_S
-    assert lw.sync("change")
-    assert ip.batches == [("delete", ["mptcp endpoint delete id 101"]),
-                          ("add", ["mptcp endpoint add 198.18.0.11 dev eth0 signal id 101"])]
+    assert not lw.sync("change")
+    assert ip.batches == [("delete", []), ("add", ["mptcp endpoint add 198.18.0.11 dev eth0 signal id 101"])]
     assert "endpoint id 101 (198.18.0.11) missing: re-adding fab0" in capsys.readouterr().out
     ip.present = None                                # unreadable: nothing is assumed
-    ip.ids = lambda: None
     lw.resync()
-    assert lw.sync("change") and len(ip.batches) == 2
+    clock.now += linkwatch.READD_VERIFY_S            # and the subflows cannot be read (ss failed): done
+    assert lw.sync("change") and len(ip.batches) == 3 and ip.batches[2] == ("ss", [3001])
 
 
 def test_the_loop_re_adds_when_a_link_returns_and_writes_status(tmp_path, monkeypatch, capsys):
@@ -312,7 +407,7 @@ def test_the_loop_re_adds_when_a_link_returns_and_writes_status(tmp_path, monkey
                           ("add", ["mptcp endpoint add 198.18.1.11 dev eth1 signal id 102"])]
     out = capsys.readouterr().out
     assert "endpoint re-adds through fake ip" in out and "endpoints re-added (change)" in out
-    assert "fab1 id 102 198.18.1.11" in out
+    assert "mptcp endpoint add 198.18.1.11 dev eth1 signal id 102" in out
     status = linkwatch.read_json(str(tmp_path / "status.json"))
     assert status["links"]["fab1"]["readded"] == 1 and status["links"]["fab0"]["readded"] == 0
 
