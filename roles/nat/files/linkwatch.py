@@ -1409,7 +1409,7 @@ class Daemon(object):
         if pending and now >= self.retry_at:
             deletes, dummy = render_readd(self.config, pending, self.ip.endpoints())
             self.ip.delete(deletes)  # an endpoint already gone is fine
-            settle = READD_SETTLE_S * 2 ** max(0, max(self.verifying.get(link, (0, 0))[1] for link in pending) - 1)
+            settle = READD_SETTLE_S * 2 ** max(self.verifying.get(link, (0, 0))[1] for link in pending)
             for link in pending:
                 self.deleted[link] = now + settle
             self.status_generation = None

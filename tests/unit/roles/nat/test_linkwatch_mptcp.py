@@ -350,7 +350,8 @@ def test_a_re_add_that_left_a_connection_short_is_repeated_a_bounded_number_of_t
     assert len(adds) == linkwatch.READD_ATTEMPTS, ip.batches
     out = capsys.readouterr().out
     assert out.count("still has no subflow on it after the re-add: re-adding again") == linkwatch.READD_ATTEMPTS - 1
-    assert "adding them back in %.1f s" % (linkwatch.READD_SETTLE_S * 2) in out     # the pause doubles
+    assert [float(line.split(" in ")[-1].split()[0]) for line in out.splitlines() if "adding them back in" in line] == [
+        linkwatch.READD_SETTLE_S * 2 ** attempt for attempt in range(linkwatch.READD_ATTEMPTS)]   # the pause doubles
     assert "link fab1: some connection still has no subflow on it after %d re-adds" % linkwatch.READD_ATTEMPTS in out
     assert lw.sync("change")
     lw.write_status(force=True)
