@@ -657,7 +657,7 @@ def render_readd(config, links, present=None):
 
 
 def missing_endpoints(config, present):
-    """Our endpoints with no signal endpoint of any id on their address (an implicit one is not ours)."""
+    """Our endpoints whose address has no endpoint but implicit ones (any id: see render_readd)."""
     on = _on_addresses(config, [link["name"] for link in config["links"]], present)
     return [e for e in config["endpoints"]
             if not any(not entry["implicit"] for entry in on.get(_address_key(e["address"]), []))]
