@@ -46,6 +46,7 @@ ENDPOINT_ID_BASE = 100
 MAX_ENDPOINTS = 8
 OUR_IDS = range(ENDPOINT_ID_BASE + 1, ENDPOINT_ID_BASE + MAX_ENDPOINTS + 1)
 PROC_MPTCP = "/proc/sys/net/mptcp"
+IMPLICIT_FLAG = 0x10  # MPTCP_PM_ADDR_FLAG_IMPLICIT: the kernel's endpoint for a subflow on an address without one
 # (sysctl, wanted value, required): blackhole_timeout only where the kernel has it (>= 6.12)
 SYSCTLS = (("net.mptcp.enabled", "1", True), ("net.mptcp.blackhole_timeout", "0", False))
 SYSCTL_FILE = "/etc/sysctl.d/90-clusterfabric-mptcp.conf"
@@ -125,11 +126,14 @@ def parse_endpoints(text):
         index = 1
         while index < len(fields):
             word = fields[index]
-            if word in ("id", "dev", "port") and index + 1 < len(fields):
+            if word in ("id", "dev", "port", "rawflags") and index + 1 < len(fields):
                 if word == "id" and fields[index + 1].isdigit():
                     entry["id"] = int(fields[index + 1])
                 elif word == "dev":
                     entry["dev"] = fields[index + 1]
+                elif word == "rawflags" and re.match(r"^[0-9a-fA-F]+$", fields[index + 1]) \
+                        and int(fields[index + 1], 16) & IMPLICIT_FLAG:
+                    entry["flags"].append("implicit")   # an older iproute2 prints the kernel's flag as a number
                 index += 2
                 continue
             entry["flags"].append(word)
@@ -393,14 +397,17 @@ class Node(object):
         mine = [e for e in live if e["id"] in OUR_IDS or e["address"] in addresses]
         want_keys = set(key(e) for e in want)
         live_keys = set(key(e) for e in live)
-        drop = [e for e in mine if key(e) not in want_keys]
         add = [e for e in want if key(e) not in live_keys]
+        # an implicit endpoint on an address to add (the link watchdog is between its delete and add):
+        # an add without id takes it over with its subflows, where deleting it would close them
+        implicit = set(e["address"] for e in mine if e["flags"] == ["implicit"]) & set(e["address"] for e in add)
+        drop = [e for e in mine if key(e) not in want_keys and not (e["flags"] == ["implicit"] and e["address"] in implicit)]
         if not drop and not add:
             return
         kept = set(e["id"] for e in live if e not in drop)
         batch = ["mptcp endpoint delete id %d" % e["id"] for e in drop]
-        batch += ["mptcp endpoint add %s dev %s signal%s" % (e["address"], e["dev"], "" if e["id"] in kept else " id %d" % e["id"])
-                  for e in add]
+        batch += ["mptcp endpoint add %s dev %s signal%s" % (
+            e["address"], e["dev"], "" if e["id"] in kept or e["address"] in implicit else " id %d" % e["id"]) for e in add]
         before = "".join(endpoint_line(e) + "\n" for e in sorted(mine, key=lambda e: e["id"]))
         after = "".join(endpoint_line(e) + "\n" for e in want)
         self.change.add("mptcp endpoints (live)", before, after,

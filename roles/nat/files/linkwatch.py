@@ -636,7 +636,8 @@ def render_readd(config, links, present=None):
     down) and tell the peers; adding it again announces the address on every existing MPTCP
     connection, so the peers join it and each connection gets its subflow on the link back.
     ``present`` ({id: {address, implicit}} of the endpoints in place, or None): the deletes take
-    whatever endpoint is on our addresses (ours may carry another id, see below), and an add
+    whatever endpoint is on our addresses (ours may carry another id, see below), an address that
+    has one other than an implicit one gets no add (the role put it back meanwhile), and an add
     over an *implicit* endpoint (the kernel's, made for a join from an address while its endpoint
     was deleted) gives no id: the kernel then turns that one into ours, keeping its id and its
     subflows, where an explicit id is refused (EINVAL) and deleting it would close those joins."""
@@ -649,6 +650,8 @@ def render_readd(config, links, present=None):
         ids = sorted(set([entry["id"] for entry in found] + ([] if present is not None else [e["id"]])))
         deletes += ["mptcp endpoint delete id %d" % number for number in ids]
         line = "mptcp endpoint add %s dev %s signal" % (e["address"], e["device"])
+        if any(not entry["implicit"] for entry in found):
+            continue                   # back already (a converge between our delete and add): nothing to add
         if any(entry["implicit"] for entry in found) or (e["id"] in taken and e["id"] not in ids):
             adds.append(line)          # the kernel keeps the implicit one's id, or picks a free one
         else:

@@ -41,6 +41,7 @@ class FakeHost(object):
                       "/lib/systemd/system/aerospike.service": "[Service]\n"}
         self.proc_writable = True
         self.endpoints = []       # ip mptcp endpoint show lines
+        self.batches = []         # the ip -batch inputs
         self.limits = {"subflows": 2, "add_addr_accepted": 0}
         self.services = {}        # unit -> {"enabled", "active", "pid"}
         self.maps = {}            # pid -> text of /proc/PID/maps
@@ -108,6 +109,7 @@ class FakeHost(object):
             self.limits = {"subflows": int(args[4]), "add_addr_accepted": int(args[6])}
             return 0, "", ""
         if args == ["-batch", "-"]:
+            self.batches.append(data)
             for line in data.splitlines():
                 words = line.split()
                 if words[:3] == ["mptcp", "endpoint", "delete"]:
@@ -115,8 +117,14 @@ class FakeHost(object):
                 elif words[:3] == ["mptcp", "endpoint", "add"]:
                     address, dev = words[3], words[5]
                     taken = set(int(e.split()[2]) for e in self.endpoints)
-                    number = words[words.index("id") + 1] if "id" in words else str(  # the kernel picks one
-                        min(n for n in range(101, 256) if n not in taken))
+                    over = [e for e in self.endpoints if e.startswith(address + " ") and "rawflags 10" in e]
+                    if over and "id" not in words:       # the kernel takes an implicit endpoint over, with its id
+                        self.endpoints.remove(over[0])
+                        taken.discard(int(over[0].split()[2]))
+                        number = over[0].split()[2]
+                    else:
+                        number = words[words.index("id") + 1] if "id" in words else str(  # the kernel picks one
+                            min(n for n in range(101, 256) if n not in taken))
                     assert not any(e.startswith(address + " ") or " id %s " % number in e for e in self.endpoints)
                     self.endpoints.append("%s id %s signal dev %s" % (address, number, dev))
                 else:
@@ -271,6 +279,20 @@ def test_ours_under_the_id_of_an_implicit_endpoint_the_watchdog_took_over_stays_
                       "10.0.0.5 id 120 signal dev eth9"]
     converge(host, state="absent")
     assert host.endpoints == ["10.0.0.5 id 120 signal dev eth9"]
+
+
+def test_an_implicit_endpoint_on_our_address_is_taken_over_not_deleted():
+    host = FakeHost()
+    converge(host)
+    host.endpoints[1] = "198.18.1.11 id 102 rawflags 10 "           # the watchdog is between its delete and add
+    host.calls = []
+    result = converge(host)
+    assert result["changed"] and host.endpoints[-1] == "198.18.1.11 id 102 signal dev eth1"
+    assert host.batches[-1] == "mptcp endpoint add 198.18.1.11 dev eth1 signal\n"       # no delete: its joins stay
+    assert not converge(host)["changed"]
+    assert mptcp_apply.parse_endpoints("198.18.1.11 id 104 rawflags 10 \n198.18.2.11 id 105 rawflags 2 \n") == [
+        {"address": "198.18.1.11", "id": 104, "flags": ["implicit"], "dev": None},
+        {"address": "198.18.2.11", "id": 105, "flags": [], "dev": None}]
 
 
 def test_an_endpoint_with_other_flags_or_device_is_set_again():

@@ -108,9 +108,13 @@ def present(*entries):
 
 def test_a_re_add_takes_whatever_is_on_our_address_and_over_an_implicit_endpoint_gives_no_id():
     config = linkwatch.load_config(good())
-    # ours in place: deleted and added back with our id
-    assert linkwatch.render_readd(config, ["fab1"], present((101, "198.18.0.11", False), (102, "198.18.1.11", False))) == (
-        ["mptcp endpoint delete id 102"], ["mptcp endpoint add 198.18.1.11 dev eth1 signal id 102"])
+    # ours in place: deleted (and, at the add step, with nothing on the address, added back with our id)
+    assert linkwatch.render_readd(config, ["fab1"], present((101, "198.18.0.11", False), (102, "198.18.1.11", False)))[0] == [
+        "mptcp endpoint delete id 102"]
+    assert linkwatch.render_readd(config, ["fab1"], present((101, "198.18.0.11", False)))[1] == [
+        "mptcp endpoint add 198.18.1.11 dev eth1 signal id 102"]
+    # at the add step ours is there again (a converge between the delete and the add): no add
+    assert linkwatch.render_readd(config, ["fab1"], present((102, "198.18.1.11", False)))[1] == []
     # ours under another id (an earlier re-add took over an implicit one): that id goes
     assert linkwatch.render_readd(config, ["fab1"], present((103, "198.18.1.11", False)))[0] == [
         "mptcp endpoint delete id 103"]
@@ -226,10 +230,26 @@ class FakeIp(object):
 
     def delete(self, lines):
         self.batches.append(("delete", list(lines)))
+        for line in lines:
+            if self.present is not None:
+                self.present.pop(int(line.split()[-1]), None)
 
     def add(self, lines):
         self.batches.append(("add", list(lines)))
-        return (False, self.fail) if self.fail else (True, None)
+        if self.fail:
+            return False, self.fail
+        for line in lines:  # as the kernel: an add without id takes an implicit endpoint's over, or the lowest free
+            words = line.split()
+            if self.present is None:
+                continue
+            if "id" in words:
+                number = int(words[words.index("id") + 1])
+            else:
+                over = [n for n in self.present if n in self.implicit and self.present[n] == words[3]]
+                number = over[0] if over else min(n for n in range(101, 256) if n not in self.present)
+            self.implicit.discard(number)
+            self.present[number] = words[3]
+        return True, None
 
     def endpoints(self):
         if self.present is None:
@@ -274,7 +294,6 @@ def test_a_link_back_up_gets_its_endpoints_re_added_and_the_status_says_so(tmp_p
     clock.now += linkwatch.READD_SETTLE_S - 0.1
     assert not lw.sync("change") and len(ip.batches) == 1
     clock.now += 0.1
-    del ip.present[102]
     ip.present[102] = "198.18.1.11"                # the peer's joins made an implicit endpoint (id 102 again)
     ip.implicit.add(102)
     assert not lw.sync("change")                   # looked at again later
@@ -326,6 +345,24 @@ def test_a_failed_re_add_is_retried_after_resync_s_and_logged_once(tmp_path, mon
     ip.subflow_text = WHOLE
     clock.now += linkwatch.READD_VERIFY_S
     assert lw.sync("change")
+
+
+def test_an_endpoint_a_converge_put_back_between_delete_and_add_is_left_alone(tmp_path, monkeypatch):
+    monkeypatch.setattr(linkwatch, "read_carrier", lambda device: True)
+    lw, ip, clock = daemon(tmp_path, hold_down_s=0)
+    lw.handle([(("fab1", "n2"), False, "timeout")] * 3)
+    lw.handle([(("fab1", "n2"), True, None)] * 5)
+    lw.sync("change")
+    clock.now += linkwatch.READD_CHECK_S
+    ip.subflow_text = SHORT_ON_FAB1
+    lw.sync("change")
+    assert 102 not in ip.present
+    ip.present[102] = "198.18.1.11"                # the mptcp role's converge, in the second between
+    clock.now += linkwatch.READD_SETTLE_S
+    lw.sync("change")
+    assert [kind for kind, dummy in ip.batches] == ["ss", "delete"] and ip.present[102] == "198.18.1.11"
+    lw.write_status(force=True)
+    assert linkwatch.read_json(str(tmp_path / "status.json"))["links"]["fab1"]["readd_error"] is None
 
 
 def readd_round(lw, clock, settle):
