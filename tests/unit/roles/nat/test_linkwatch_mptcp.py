@@ -347,15 +347,22 @@ def test_a_failed_re_add_is_retried_after_resync_s_and_logged_once(tmp_path, mon
     assert lw.sync("change")
 
 
-def test_an_endpoint_a_converge_put_back_between_delete_and_add_is_left_alone(tmp_path, monkeypatch):
-    monkeypatch.setattr(linkwatch, "read_carrier", lambda device: True)
-    lw, ip, clock = daemon(tmp_path, hold_down_s=0)
+def fab1_back_short(lw, ip, clock, delete=True):
+    """fab1's path to n2 goes down and comes back, and a connection has no subflow on it; with
+    ``delete``, the look READD_CHECK_S later (which deletes the endpoint) is taken too."""
     lw.handle([(("fab1", "n2"), False, "timeout")] * 3)
     lw.handle([(("fab1", "n2"), True, None)] * 5)
     lw.sync("change")
     clock.now += linkwatch.READD_CHECK_S
     ip.subflow_text = SHORT_ON_FAB1
-    lw.sync("change")
+    if delete:
+        lw.sync("change")
+
+
+def test_an_endpoint_a_converge_put_back_between_delete_and_add_is_left_alone(tmp_path, monkeypatch):
+    monkeypatch.setattr(linkwatch, "read_carrier", lambda device: True)
+    lw, ip, clock = daemon(tmp_path, hold_down_s=0)
+    fab1_back_short(lw, ip, clock)
     assert 102 not in ip.present
     ip.present[102] = "198.18.1.11"                # the mptcp role's converge, in the second between
     clock.now += linkwatch.READD_SETTLE_S
@@ -376,11 +383,7 @@ def readd_round(lw, clock, settle):
 def test_a_re_add_that_left_a_connection_short_is_repeated_a_bounded_number_of_times(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(linkwatch, "read_carrier", lambda device: True)
     lw, ip, clock = daemon(tmp_path, hold_down_s=0)
-    lw.handle([(("fab1", "n2"), False, "timeout")] * 3)
-    lw.handle([(("fab1", "n2"), True, None)] * 5)
-    lw.sync("change")
-    clock.now += linkwatch.READD_CHECK_S
-    ip.subflow_text = SHORT_ON_FAB1                # and it stays short: the peer's delete keeps coming late
+    fab1_back_short(lw, ip, clock, delete=False)   # and it stays short: the peer's delete keeps coming late
     for attempt in range(linkwatch.READD_ATTEMPTS + 1):
         readd_round(lw, clock, linkwatch.READD_SETTLE_S * 2 ** attempt)
     adds = [lines for kind, lines in ip.batches if kind == "add"]
