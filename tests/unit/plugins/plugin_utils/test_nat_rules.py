@@ -9,7 +9,7 @@ __metaclass__ = type
 import re
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import example, given, strategies as st
 
 from ansible_collections.clusterfabric.multilink.plugins.module_utils import checks, nat_apply
 from ansible_collections.clusterfabric.multilink.plugins.module_utils.errors import FabricError
@@ -43,6 +43,7 @@ def test_weights_interleave_instead_of_bunching():
     assert nat_rules.rotation([("a", 1), ("b", 3)]) == [1, 0, 1, 1]
 
 
+@example([1, 1, 3, 12, 12])   # smooth weighted round robin left one target 1.03 behind here
 @given(st.lists(st.integers(min_value=1, max_value=12), min_size=1, max_size=5))
 def test_rotation_gives_each_target_its_weight_and_stays_close_all_along(weights):
     order = nat_rules.rotation(list(enumerate(weights)))
