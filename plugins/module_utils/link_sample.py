@@ -351,6 +351,21 @@ def parse_subflows(text):
     return [tuple(entry) for entry in out]
 
 
+def subflow_looks(read):
+    """(earlier, later): parse_subflows() of two ``ss`` texts from ``read()`` LASTING_GAP apart, the
+    two looks mptcp_subflows() takes to tell a plain fabric connection from a probe; None as soon
+    as ``read()`` gives None (ss failed)."""
+    looks = []
+    for look in range(2):
+        if look:
+            time.sleep(LASTING_GAP)
+        text = read()
+        if text is None:
+            return None
+        looks.append(parse_subflows(text))
+    return looks[0], looks[1]
+
+
 def mptcp_subflows(links, port, sockets, earlier=None):
     """The subflows of the MPTCP fabric connections per link, and the connections short of a link.
 

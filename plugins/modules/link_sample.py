@@ -256,18 +256,19 @@ def mptcp(module, links, port, joins_before):
         return None
     joins = link_sample.read_netstat()
     window = dict((name, value - joins_before.get(name, 0)) for name, value in joins.items())
+    errors = []
+
+    def read():
+        rc, text, err = module.run_command(link_sample.subflows_command(port))
+        if rc != 0:
+            errors.append("ss failed (%d): %s" % (rc, (err or text).strip()[:500]))
+            return None
+        return text
     if not 0 < port < 65536:
-        text, error = None, "port %d is not a TCP port" % port
+        looks, error = None, "port %d is not a TCP port" % port
     else:
-        looks = []
-        for look in range(2):
-            if look:
-                time.sleep(link_sample.LASTING_GAP)
-            rc, text, err = module.run_command(link_sample.subflows_command(port))
-            error = None if rc == 0 else "ss failed (%d): %s" % (rc, (err or text).strip()[:500])
-            if error:
-                break
-            looks.append(link_sample.parse_subflows(text))
+        looks = link_sample.subflow_looks(read)
+        error = errors[0] if errors else None
     if error:
         return {"port": port, "connections": 0, "opened": 0, "plain": 0, "links": {}, "other": 0, "short": 0,
                 "short_listed": [], "joins": joins, "joins_window": window, "error": error}

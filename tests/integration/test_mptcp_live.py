@@ -86,15 +86,16 @@ def wait_connections(bed, count=24, timeout=90):
         time.sleep(1)
 
 
+def ss_subflows(bed, host):
+    """``ss`` of ``host``'s fabric port with the subflows' info (link_sample.subflows_command)."""
+    return bed.run(host, " ".join("'%s'" % word if " " in word else word
+                                  for word in link_sample.subflows_command(3001))).stdout
+
+
 def subflows(bed, host):
     """link_sample.mptcp_subflows() of two looks at ``host``'s fabric port, as verify.yml takes them."""
-    looks = []
-    for look in range(2):
-        if look:
-            time.sleep(link_sample.LASTING_GAP)
-        looks.append(link_sample.parse_subflows(bed.run(host, " ".join(
-            "'%s'" % word if " " in word else word for word in link_sample.subflows_command(3001))).stdout))
-    return link_sample.mptcp_subflows(LINKS, 3001, looks[1], earlier=looks[0])
+    earlier, later = link_sample.subflow_looks(lambda: ss_subflows(bed, host))
+    return link_sample.mptcp_subflows(LINKS, 3001, later, earlier=earlier)
 
 
 def test_site_converges_and_a_second_run_changes_nothing(bed, converged):
@@ -152,8 +153,7 @@ def test_the_server_runs_with_the_library_and_every_fabric_connection_has_a_subf
 
 def connections(bed, host):
     """{local token: [links of its subflows]} of ``host``'s MPTCP fabric connections."""
-    sockets = link_sample.parse_subflows(bed.run(host, " ".join(
-        "'%s'" % word if " " in word else word for word in link_sample.subflows_command(3001))).stdout)
+    sockets = link_sample.parse_subflows(ss_subflows(bed, host))
     networks = link_sample.link_networks(LINKS)
     out = {}
     for local, dummy, dummy2, dummy3, token in sockets:
