@@ -34,6 +34,10 @@ that every fabric connection is opened under the phase's rules):
                   several times like native: a migration connection has about one record in
                   flight, so the kernel's scheduler keeps it on its first subflow, whose link the
                   server picks as under native (docs/mptcp.md)
+  mptcp_placed    mptcp with fabric_mptcp_anchor_subnet: each server binds and publishes an anchor
+                  address alone, NAT starts each new connection to a peer's anchor on the peer's
+                  links in turn (and the bulk channel a socket per link at least), every connection
+                  still has a subflow per link (docs/mptcp.md#placing-each-connection)
 
 --phases picks others for the main plan: a strategy with modifiers _bulkN (channel-bulk-fds N)
 and _mtN (migrate-threads N through aerospike_service; an _mtN phase is compared with single_mtN
@@ -89,7 +93,7 @@ FIRST_LINK_OCTET = 160
 # balanced, 164 mptcp), so that the links set the pace.
 RATES = {1: 50.0, 2: 50.0, 3: 33.0, 4: 25.0}
 # Phases whose fabric placement changes with every server start: measured several times.
-SAMPLED = ("native", "mptcp")
+SAMPLED = ("native", "mptcp", "mptcp_placed")
 # Address plans for native (chosen before any measurement): the first is the main plan, on
 # which every phase runs. node1 is loaded; node2 joins.
 PLANS = [
@@ -98,8 +102,10 @@ PLANS = [
     {"offset": 100, "ids": [21, 22]},
     {"offset": 200, "ids": [5, 40]},
 ]
-PHASES = ("single", "native", "balanced", "balanced_bulk2", "mptcp")
-PHASE_RE = re.compile(r"(single|native|balanced|mptcp)((?:_(?:bulk|mt)\d+)*)")
+PHASES = ("single", "native", "balanced", "balanced_bulk2", "mptcp", "mptcp_placed")
+PHASE_RE = re.compile(r"(single|native|balanced|mptcp)((?:_(?:bulk|mt)\d+|_placed)*)")
+# mptcp_placed: the anchors of fabric_mptcp_anchor_subnet (docs/mptcp.md#placing-each-connection)
+ANCHOR_SUBNET = "198.19.174.0/24"
 # Aerospike's fabric channels in the order a node opens its sockets to a peer
 # (fabric_node_connect_all walks the channels rw, ctrl, bulk, meta) and their default sizes.
 CHANNELS = (("rw", 8), ("ctrl", 1), ("bulk", 2), ("meta", 1))
@@ -120,6 +126,10 @@ def phase_vars(phase, extra_plan=False):
         raise ValueError("phase %r is not single, native, balanced or mptcp with _bulkN / _mtN modifiers" % (phase,))
     strategy = match.group(1)
     extra = {"fabric_strategy": strategy}
+    if "_placed" in match.group(2):
+        if strategy != "mptcp":
+            raise ValueError("phase %r: _placed (anchor placement) exists only for mptcp" % (phase,))
+        extra["fabric_mptcp_anchor_subnet"] = ANCHOR_SUBNET
     if strategy == "single" or (strategy == "native" and extra_plan):
         extra["fabric_roles"] = ["links", "aerospike"]
     for name, value in re.findall(r"_(bulk|mt)(\d+)", match.group(2)):
@@ -378,7 +388,8 @@ def fabric_sockets(ss_by_host, networks, port=FABRIC_PORT, fds=None, order=None)
         for sock in ss_by_host[acceptor]:
             if sock["lport"] != port or sock["rport"] == port:
                 continue
-            link = link_of(sock["local"], networks)
+            # under mptcp_placed the acceptor's local address is its anchor: the peer's tells the link
+            link = link_of(sock["local"], networks) or link_of(sock["remote"], networks)
             if link is None:
                 continue
             candidates = [(h, entry) for h in hosts if h != acceptor for entry in opened.get((h, sock["rport"]), [])]
@@ -412,7 +423,7 @@ def mptcp_connections(ss_by_host, networks, port=FABRIC_PORT, order=None, heavy_
         for sock in ss_by_host[acceptor]:
             if sock["lport"] != port or sock["rport"] == port or not sock.get("token"):
                 continue
-            link = link_of(sock["local"], networks)
+            link = link_of(sock["local"], networks) or link_of(sock["remote"], networks)
             if link is None:
                 continue
             entry = groups.setdefault(sock["token"], dict((name, 0) for name in names))
@@ -1053,6 +1064,7 @@ class Bench(object):
                 if links >= 4:
                     phases.append(("balanced_bulk2", 1))
                 phases.append(("mptcp", native_samples))
+                phases.append(("mptcp_placed", other_samples))
                 out.append((links, 0, phases))
             for index in range(1, min(plans, len(PLANS))):
                 out.append((links, index, [("native", other_samples)]))

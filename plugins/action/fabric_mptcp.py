@@ -61,6 +61,12 @@ class ActionModule(ComputeThenApply):
         if model is not None:
             rendered.update(endpoints=[{"id": e["id"], "address": e["address"], "device": e["device"]}
                                        for e in model["endpoints"]], limits=dict(model["limits"]))
+            anchor = model.get("anchor")
+            if anchor:
+                services = args["services"]
+                rendered["anchor"] = {"address": anchor["address"], "subnet": anchor["subnet"], "device": anchor["device"],
+                                      "nft": mptcp_plan.render_anchor_nft(model),
+                                      "service": args["anchor_service"] or (services[0] if services else None)}
         return self._execute_module(module_name=MODULE, task_vars=task_vars, module_args={
             "state": args["state"], "services": args["services"], "library": args["library"],
             "install_packages": args["install_packages"], "nat_first": args["nat_first"], "root": args["root"],

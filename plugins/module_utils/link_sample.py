@@ -392,7 +392,9 @@ def mptcp_subflows(links, port, sockets, earlier=None):
             if seen_plain is None or (local, local_port, remote, remote_port) in seen_plain:
                 plain += 1
             continue
-        name = _link_of(local, networks)
+        # under anchor placement a node's accepted subflows all have its anchor as local address
+        # (its NAT took them there): their link is the peer's address
+        name = _link_of(local, networks) or _link_of(remote, networks)
         entry = connections.setdefault(token, {"direction": direction, "peer": str(remote), "subflows": 0, "links": []})
         entry["subflows"] += 1
         if name is None:

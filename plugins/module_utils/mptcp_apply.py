@@ -56,6 +56,12 @@ UNIT_PATH = UNIT_DIR + "/" + UNIT
 DROPIN = "50-clusterfabric-mptcp.conf"
 MPTCPD_UNIT = "mptcp.service"
 KERNEL_LIMITS = {"subflows": 2, "add_addr_accepted": 0}
+# The anchor placement (docs/mptcp.md#placing-each-connection): its nft table and script, loaded
+# by the drop-in of the service that binds the anchor, when that service starts.
+ANCHOR_TABLE = "clusterfabric_mptcp"
+ANCHOR_NFT = "/etc/clusterfabric-multilink/mptcp-anchor.nft"
+_ANCHOR_ADDRESS_RE = re.compile(r"^ExecStartPre=\+(\S+) address replace (\S+) dev lo$", re.M)
+_ANCHOR_ROUTE_RE = re.compile(r"^ExecStartPre=\+(\S+) route replace (\S+) dev (\S+)$", re.M)
 DOCS_URL = "https://github.com/clusterfabric/multilink/blob/main/docs/mptcp.md"
 # The nat role's objects (module_utils/nat_apply.py owns them; a unit test keeps the names equal):
 # NAT rotation and MPTCP exclude each other.
@@ -68,7 +74,7 @@ LIBRARY = "libmptcpwrap.so.0.0.1"
 LIBRARY_DIRS = {"debian": ("/usr/lib/{triplet}/mptcpize",), "redhat": ("/usr/lib64/mptcpize", "/usr/lib/mptcpize")}
 TRIPLETS = {"x86_64": "x86_64-linux-gnu", "aarch64": "aarch64-linux-gnu", "ppc64le": "powerpc64le-linux-gnu",
             "s390x": "s390x-linux-gnu", "armv7l": "arm-linux-gnueabihf", "i686": "i386-linux-gnu"}
-TOOL_PACKAGES = {"ip": "iproute2", "systemctl": "systemd", "apt-get": "apt", "dnf": "dnf"}
+TOOL_PACKAGES = {"ip": "iproute2", "nft": "nftables", "systemctl": "systemd", "apt-get": "apt", "dnf": "dnf"}
 
 # The fabric_mptcp module's options; the action plugin validates a task against the same spec.
 OPTIONS = {
@@ -86,6 +92,7 @@ OPTIONS = {
     "watchdog_settings": {"type": "dict"},
     "leave_watchdog": {"type": "bool", "default": False},
     "root": {"type": "str", "default": ""},
+    "anchor_service": {"type": "str"},
     "apply": {"type": "bool", "default": True},
     "rendered": {"type": "dict"},
 }
@@ -205,8 +212,13 @@ def unit_text(ip, endpoints, limits, services):
     return "\n".join(lines)
 
 
-def dropin_text(library):
-    return "\n".join([
+def dropin_text(library, anchor=None):
+    """The drop-in of a wrapped service; ``anchor`` ({address, subnet, device, ip, nft}) for the
+    service that binds the anchor: its start puts the anchor address, the route to the peers'
+    anchors (over the first link, which also carries them when the rules are gone) and the rules
+    in place, before the server binds, so that the rules never send a connection to an anchor
+    that the running server does not listen on."""
+    lines = [
         "# clusterfabric.multilink fabric_mptcp: this service opens Multipath TCP sockets (mptcpize's LD_PRELOAD",
         "# library), after its endpoints are set. Generated file; changes are overwritten. See docs/mptcp.md.",
         "[Unit]",
@@ -214,8 +226,13 @@ def dropin_text(library):
         "After=%s" % UNIT,
         "",
         "[Service]",
-        "Environment=LD_PRELOAD=%s" % library,
-        ""])
+        "Environment=LD_PRELOAD=%s" % library]
+    if anchor:
+        lines += ["# anchor placement: each fabric connection's first subflow starts on the next link",
+                  "ExecStartPre=+%s address replace %s/32 dev lo" % (anchor["ip"], anchor["address"]),
+                  "ExecStartPre=+%s route replace %s dev %s" % (anchor["ip"], anchor["subnet"], anchor["device"]),
+                  "ExecStartPre=+%s -f %s" % (anchor["nft"], ANCHOR_NFT)]
+    return "\n".join(lines + [""])
 
 
 def dropin_path(service):
@@ -235,6 +252,7 @@ class Node(object):
         self.name = host_name or "this host"
         self.systemd_reload = False
         self.restart = []
+        self.anchor_before = []
 
     def fail(self, text):
         raise FabricError("host %s: %s" % (self.name, text))
@@ -424,6 +442,62 @@ class Node(object):
                                                  "add_addr_accepted", str(wanted["add_addr_accepted"])],
                                                 what="ip mptcp limits set")])
 
+    # -- the anchor placement
+    def anchor_live(self):
+        """(nft path, whether our table is in the kernel) on a live host, else (None, False)."""
+        nft = self.tools.find("nft") if self.live else None
+        if not nft:
+            return None, False
+        rc, out, dummy = self.host.run([nft, "list", "tables"])
+        return nft, rc == 0 and any(line.split()[-2:] == ["ip", ANCHOR_TABLE] for line in out.splitlines())
+
+    def anchor(self, wanted, services):
+        """The script file; loaded live at once only where the table is already in the kernel (new
+        peers), since before its first start the server does not listen on the anchor yet."""
+        if wanted["service"] not in services:
+            self.fail("the anchor placement is loaded by %s, which is not one of the services %s"
+                      % (wanted["service"], services))
+        nft, present = self.anchor_live()
+        if self.live and not nft:
+            nft = self.tools.need("nft", "the anchor placement (fabric_mptcp_anchor_subnet)")
+        if nft and self.host.read(ANCHOR_NFT) != wanted["nft"]:
+            # the server's start loads it: a script nft refuses would keep the server from starting
+            self.tools.run([nft, "-c", "-f", "/dev/stdin"], data=wanted["nft"],
+                           what="nft -c (a check of the anchor placement's rules; nothing was changed)")
+        # where the drop-in already starts the server on this anchor (not a new or moved one)
+        running = "address replace %s/32 dev lo\n" % wanted["address"] in (self.host.read(dropin_path(wanted["service"])) or "")
+        if self.file(ANCHOR_NFT, wanted["nft"]) and present and running:
+            self.change.add("nft table ip %s (live)" % ANCHOR_TABLE, "", "",
+                            [lambda: self.tools.run([nft, "-f", ANCHOR_NFT], what="nft -f %s" % ANCHOR_NFT)])
+        return nft or "/usr/sbin/nft"
+
+    def anchor_gone(self, ip, keep=None):
+        """No placement: the script file, the live table, and the anchor address and route that our
+        drop-ins put in place (read from them before they change). With ``keep`` (the wanted
+        anchor) only an address and route it no longer has (a changed subnet or node id)."""
+        nft, present = self.anchor_live() if keep is None else (None, False)
+        if keep is None:
+            self.file(ANCHOR_NFT, None)
+        if present:
+            self.change.add("nft table ip %s (live)" % ANCHOR_TABLE, "table ip %s\n" % ANCHOR_TABLE, "",
+                            [lambda: self.tools.run([nft, "delete", "table", "ip", ANCHOR_TABLE],
+                                                    what="nft delete table ip %s" % ANCHOR_TABLE)])
+        if not ip:
+            return
+        kept = () if keep is None else ("%s/32" % keep["address"], keep["subnet"])
+        for line in self.anchor_before:
+            address = _ANCHOR_ADDRESS_RE.match(line)
+            route = _ANCHOR_ROUTE_RE.match(line)
+            address = address if address and address.group(2) not in kept else None
+            route = route if route and route.group(2) not in kept else None
+            if address and self.tools.run([ip, "-o", "address", "show", "dev", "lo", "to", address.group(2)],
+                                          what="ip address show dev lo").strip():
+                self.change.add("anchor address (live)", "%s dev lo\n" % address.group(2), "", [
+                    lambda a=address.group(2): self.tools.run([ip, "address", "del", a, "dev", "lo"], what="ip address del")])
+            if route and self.tools.run([ip, "route", "show", "exact", route.group(2)], what="ip route show").strip():
+                self.change.add("anchor route (live)", "%s dev %s\n" % (route.group(2), route.group(3)), "", [
+                    lambda r=route.group(2): self.tools.run([ip, "route", "del", r], what="ip route del")])
+
     # -- units
     def boot_unit(self, text):
         systemctl = self.systemctl()
@@ -441,13 +515,17 @@ class Node(object):
                             [lambda: self.tools.run([systemctl, "enable", UNIT], what="systemctl enable %s" % UNIT)])
         return current
 
-    def dropins(self, services, library):
-        """Drop-ins for ``services`` (none: remove every one of ours); returns the services changed."""
+    def dropins(self, services, library, anchor=None):
+        """Drop-ins for ``services`` (none: remove every one of ours; ``anchor`` with its
+        ``service``: that one loads the placement); returns the services changed."""
         ours = sorted(name[:-2] for name in self.host.listdir(UNIT_DIR)
                       if name.endswith(".service.d") and self.host.exists(dropin_path(name[:-2])))
+        self.anchor_before = [m for s in ours for m in (self.host.read(dropin_path(s)) or "").splitlines()
+                              if _ANCHOR_ADDRESS_RE.match(m) or _ANCHOR_ROUTE_RE.match(m)]
         changed = []
         for service in sorted(set(ours) | set(services)):
-            text = dropin_text(library) if service in services else None
+            mine = anchor if anchor and anchor["service"] == service else None
+            text = dropin_text(library, mine) if service in services else None
             if self.file(dropin_path(service), text):
                 changed.append(service)
         if changed:
@@ -483,9 +561,10 @@ def converge(host, state, rendered, services, library="", install_packages=True,
     """Bring the host to ``state``.
 
     ``rendered``: {host (name, for messages), endpoints [{id, address, device}], limits
-    {subflows, add_addr_accepted}} as the action plugin sends it (endpoints and limits only with
-    state present); ``machine``: the host's architecture (uname -m, for Debian's library path). ``live``: False writes the files only (a
-    staging root: no ip, systemctl, packages, live sysctls or kernel check).
+    {subflows, add_addr_accepted}, anchor {address, subnet, device, nft, service} or absent} as
+    the action plugin sends it (endpoints and limits only with state present); ``machine``: the
+    host's architecture (uname -m, for Debian's library path). ``live``: False writes the files
+    only (a staging root: no ip, systemctl, packages, live sysctls or kernel check).
     ``watchdog``: None leaves the link watchdog alone; {"state": "absent"} stops and removes it
     (first); {"state": "present", "config", "unit", "program"} installs, starts or restarts it
     (last), as nat_watchdog.py does.
@@ -507,7 +586,11 @@ def converge(host, state, rendered, services, library="", install_packages=True,
         node.limits(ip, rendered["limits"])
         node.endpoints(ip, rendered["endpoints"])
         node.boot_unit(unit_text(ip or "/usr/sbin/ip", rendered["endpoints"], rendered["limits"], services))
-        changed = node.dropins(services, result_library)
+        anchor = rendered.get("anchor")
+        if anchor:
+            anchor = dict(anchor, ip=ip or "/usr/sbin/ip", nft=node.anchor(anchor, services))
+        changed = node.dropins(services, result_library, anchor)
+        node.anchor_gone(ip, keep=anchor)
         wrapped = node.wrapped_now(services)
         node.restart = [s for s in services if s in wrapped and (s in changed or not wrapped[s])]
         for service in node.restart:
@@ -529,6 +612,7 @@ def converge(host, state, rendered, services, library="", install_packages=True,
             if match and node.live_limits(ip) == {"subflows": int(match.group(1)), "add_addr_accepted": int(match.group(2))}:
                 node.limits(ip, dict(KERNEL_LIMITS))   # back to the kernel's defaults, if nobody changed them since
         changed = node.dropins([], None)
+        node.anchor_gone(ip)
         wrapped = node.wrapped_now(changed)
         node.restart = [s for s in changed if wrapped.get(s)]
         node.file(SYSCTL_FILE, None)

@@ -124,6 +124,18 @@ options:
         sysctls).
     type: str
     default: ""
+  anchor_service:
+    description:
+      - "With a model that places connections (C(fabric_mptcp_anchor_subnet), an C(anchor) in the
+        model): the service whose drop-in loads the placement when it starts (the anchor address on
+        C(lo), the route to the peers' anchors over the first link, the nft table
+        C(clusterfabric_mptcp) from C(/etc/clusterfabric-multilink/mptcp-anchor.nft)): the
+        database's. Default the first of O(services)."
+      - "The placement takes effect when that service (re)starts: RV(restart) lists it. Later
+        changes of the script (peers added) are loaded at once where the table is already in place.
+        Without an anchor, or with O(state=absent), the script, the table, the address and the route
+        are removed."
+    type: str
   apply:
     description: V(false) only computes RV(model) and RV(watchdog) on the controller; no module runs.
     type: bool
@@ -131,7 +143,7 @@ options:
   rendered:
     description:
       - Set by the action plugin, not by a task (a task that sets it fails); what the module applies
-        on the host, C(host), C(endpoints), C(limits) and C(watchdog).
+        on the host, C(host), C(endpoints), C(limits), C(anchor) and C(watchdog).
     type: dict
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes

@@ -37,6 +37,7 @@ DEFAULTS = {
     "service_addresses": [],
     "service_access_addresses": [],
     "service_alternate_access_addresses": [],
+    "anchor": None,
     "extra": {},
 }
 # Option name -> inventory variable, for messages.
@@ -56,6 +57,7 @@ VARIABLES = {
     "service_addresses": "aerospike_service_addresses",
     "service_access_addresses": "aerospike_service_access_addresses",
     "service_alternate_access_addresses": "aerospike_service_alternate_access_addresses",
+    "anchor": "fabric_mptcp_anchor_subnet",
     "extra": "aerospike_network",
 }
 
@@ -123,7 +125,7 @@ def mesh_seeds(host, plan, link_names, budget):
     return pairs
 
 
-def channel_fds(strategy, lanes):
+def channel_fds(strategy, lanes, placed=False):
     """fabric ``channel-*-fds`` settings that let the NAT rotation reach every lane and keep the
     links busy during a migration.
 
@@ -141,13 +143,17 @@ def channel_fds(strategy, lanes):
     in aerospike_network.fabric still wins. native picks at random, so more sockets would only
     change its odds; single has one lane; under mptcp each connection keeps to its first
     subflow's link (docs/mptcp.md), and more sockets would only change native-like odds, so the
-    defaults stay.
+    defaults stay, unless an anchor places each connection's first subflow (``placed``): that is
+    the same rotation as balanced's, and each link needs a bulk socket, but no more than that:
+    with 2 links, 4 bulk MPTCP sockets gave 1.82x one link and the server's 2 gave 1.94x, side by
+    side (make bench-migration, docs/performance.md).
     """
-    if strategy != "balanced" or lanes < 2:
+    if not (strategy == "balanced" or (strategy == "mptcp" and placed)) or lanes < 2:
         return {}
     out = {}
     for name, default in CHANNEL_FDS:
-        want = max(BULK_RECV_THREADS, lanes) if name == "bulk" else lanes
+        floor = BULK_RECV_THREADS if name == "bulk" and strategy == "balanced" else default
+        want = max(floor, lanes) if name == "bulk" else lanes
         want = -(-want // lanes) * lanes
         if want > MAX_CHANNEL_FDS:
             want = (MAX_CHANNEL_FDS // lanes) * lanes or MAX_CHANNEL_FDS
@@ -218,7 +224,15 @@ def build_network(host, plan, links, **kwargs):
                                   "aerospike_edition: enterprise if you run Enterprise, or give this cluster IPv4 links"
                                   % (link["name"], link.get("subnet")))
     all_addresses = [address for name in link_names for address in own.get(name, [])]
-    if options["strategy"] == "single":
+    anchor = options["anchor"]
+    if anchor is not None and options["strategy"] != "mptcp":
+        raise FabricError("fabric_mptcp_anchor_subnet: an anchor address exists only under fabric_strategy mptcp, "
+                          "not %s" % options["strategy"])
+    if anchor is not None:
+        # the server binds and publishes its anchor alone; the node's NAT rules take connections
+        # arriving on the link addresses, joins included, to it (docs/mptcp.md)
+        fabric_addresses = [anchor]
+    elif options["strategy"] == "single":
         fabric_addresses = own.get(link_names[0], [])[:1]
     else:
         # native, balanced and mptcp: every address (under mptcp the peers join each of them with a
@@ -242,7 +256,8 @@ def build_network(host, plan, links, **kwargs):
     if connect is not None:
         heartbeat["connect-timeout-ms"] = connect
     fabric = {"address": fabric_addresses, "port": fabric_port}
-    fabric.update(channel_fds(options["strategy"], len(fabric_addresses)))
+    fabric.update(channel_fds(options["strategy"], len(all_addresses) if anchor else len(fabric_addresses),
+                              placed=anchor is not None))
     network = {"service": service, "heartbeat": heartbeat, "fabric": fabric}
     admin_key, other_key = ("admin", "info") if version[:2] >= FIRST_ADMIN_VERSION else ("info", "admin")
     if info_port is not None:

@@ -36,7 +36,7 @@ DEFAULT_STRATEGY = "balanced"
 DEFAULT_PORTS = [3001]
 # The inventory contract's variables; roles read more, and check those themselves.
 CONTRACT = ("fabric_cluster_group", "fabric_node_id", "fabric_links", "fabric_ports",
-            "fabric_strategy", "fabric_roles")
+            "fabric_strategy", "fabric_roles", "fabric_mptcp_anchor_subnet")
 ROLES = contract_roles.ROLES
 # Keys of a link that decide addresses: they must be equal on every host of a cluster.
 # Other keys (device, mtu, ...) may differ per host.
@@ -150,11 +150,12 @@ def _cluster_settings(cluster, members, hostvars):
             "fabric_links": _plan_view(links),
             "fabric_ports": _ports(host, variables.get("fabric_ports")),
             "fabric_strategy": _strategy(host, variables.get("fabric_strategy")),
+            "fabric_mptcp_anchor_subnet": variables.get("fabric_mptcp_anchor_subnet"),
         }
         if not settings:
             settings = dict(mine, links=links)
             continue
-        for name in ("fabric_links", "fabric_ports", "fabric_strategy"):
+        for name in ("fabric_links", "fabric_ports", "fabric_strategy", "fabric_mptcp_anchor_subnet"):
             if mine[name] != settings[name]:
                 detail = (_first_difference(mine[name], settings[name]) if name == "fabric_links"
                           else "%s vs %s" % (_show(mine[name]), _show(settings[name])))
@@ -205,8 +206,40 @@ def _plan_clusters(groups, hostvars):
             "links": [link["name"] for link in settings["links"]],
             "ports": settings["fabric_ports"],
             "strategy": settings["fabric_strategy"],
+            "anchor_subnet": settings["fabric_mptcp_anchor_subnet"] or None,
+            "anchors": _anchors(cluster, settings, nodes, plan),
         }
     return fleet
+
+
+def _anchors(cluster, settings, nodes, plan):
+    """{host: anchor address} under fabric_mptcp_anchor_subnet (None without it): each node's
+    address in that subnet, numbered as on a link (docs/mptcp.md#placing-each-connection)."""
+    subnet = settings["fabric_mptcp_anchor_subnet"]
+    if subnet in (None, ""):
+        return None
+    where = "cluster %s: fabric_mptcp_anchor_subnet" % cluster
+    if settings["fabric_strategy"] != "mptcp":
+        raise FabricError("%s is set, but fabric_strategy is %s: an anchor address places MPTCP connections and "
+                          "exists only under fabric_strategy mptcp; remove it or set fabric_strategy: mptcp"
+                          % (where, settings["fabric_strategy"]))
+    try:
+        anchors = plan_addresses(nodes, [{"name": "anchor", "subnet": subnet}])
+    except FabricError as exc:
+        raise FabricError("%s: %s" % (where, exc))
+    network = ipaddress.ip_network(subnet)
+    if network.version != 4:
+        raise FabricError("%s: %s is IPv6; anchor placement is built for IPv4 fabrics only (its NAT rules are "
+                          "IPv4 rules)" % (where, subnet))
+    for link in settings["links"]:
+        other = ipaddress.ip_network(link["subnet"])
+        if other.version != 4:
+            raise FabricError("%s: link %s (%s) is IPv6; anchor placement is built for IPv4 fabrics only"
+                              % (where, link["name"], link["subnet"]))
+        if other.overlaps(network):
+            raise FabricError("%s: %s overlaps link %s (%s); the anchors need a subnet of their own that no "
+                              "link uses" % (where, subnet, link["name"], link["subnet"]))
+    return dict((host, anchors[host]["anchor"][0]) for host in plan)
 
 
 def _roles(host, value, default):

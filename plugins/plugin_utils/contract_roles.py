@@ -92,8 +92,15 @@ def link_blocks(entry, host=None, requested=ROLES):
         fabric = (aerospike["config"].get("network") or {}).get("fabric") or {}
         bound = fabric.get("address")
         bound = [bound] if isinstance(bound, str) else list(bound or [])
+        anchor = mptcp["model"].get("anchor")
+        if anchor:
+            mptcp["anchor_service"] = unit
+            if bound != [anchor["address"]]:
+                raise FabricError("host %s: fabric_mptcp_anchor_subnet: the Aerospike fabric must bind and publish the "
+                                  "anchor %s alone, but aerospike_network.fabric.address is %s; leave fabric.address "
+                                  "to the collection" % (host, anchor["address"], bound))
         missing = [e["address"] for e in mptcp["model"]["endpoints"] if e["address"] not in bound]
-        if bound and "any" not in bound and "0.0.0.0" not in bound and "::" not in bound and missing:
+        if not anchor and bound and "any" not in bound and "0.0.0.0" not in bound and "::" not in bound and missing:
             raise FabricError("host %s: fabric_strategy mptcp: the Aerospike fabric does not listen on %s "
                               "(aerospike_network.fabric.address is %s): a peer's MPTCP join to an address the "
                               "server does not bind is reset, so that link carries no subflow; leave "
@@ -200,13 +207,16 @@ def _mptcp(host, entry, cluster, fabric_links, params):
              "restart_wait": None, "root": params["fabric_mptcp_root"].rstrip("/"),
              # under mptcp the nat role (absent) runs first on this host and removes its NAT rules
              "nat_first": "nat" in entry["roles"],
-             "watchdog_owner": WATCHDOG_OWNER[strategy], "watchdog": None, "model": None}
+             "watchdog_owner": WATCHDOG_OWNER[strategy], "watchdog": None, "model": None,
+             # the service whose start loads the anchor placement (the aerospike role names its own)
+             "anchor_service": services[0] if services else None}
     if state == "absent":
         return block
     _devices(host, entry, "mptcp")
     try:
         block["model"] = mptcp_plan.build(cluster["plan"], host, [{"name": link["name"], "device": link["device"]}
-                                                                  for link in entry["links"]], entry["ports"])
+                                                                  for link in entry["links"]], entry["ports"],
+                                          anchors=cluster.get("anchors"), anchor_subnet=cluster.get("anchor_subnet"))
     except FabricError as exc:
         raise FabricError("host %s: fabric_strategy mptcp: %s" % (host, exc))
     if params["fabric_mptcp_watchdog_enabled"]:
@@ -232,6 +242,7 @@ def _aerospike(host, entry, cluster, fabric_links, params):
             service_addresses=params["aerospike_service_addresses"],
             service_access_addresses=params["aerospike_service_access_addresses"],
             service_alternate_access_addresses=params["aerospike_service_alternate_access_addresses"],
+            anchor=(cluster.get("anchors") or {}).get(host) if entry["strategy"] == "mptcp" else None,
             extra=params["aerospike_network"])
     except FabricError as exc:
         raise FabricError("host %s: %s" % (host, exc))

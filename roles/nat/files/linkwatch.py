@@ -669,21 +669,27 @@ def missing_endpoints(config, present):
 def short_links(text, config):
     """The links some MPTCP connection has no subflow on, from ``ss -Htni`` output of the fabric
     ports: subflows grouped into connections by their local token (``token:REMOTE/LOCAL``), each
-    on the link of its local address (one of this node's endpoints). None when nothing is known."""
+    on the link of its local address (one of this node's endpoints), or else of its peer's address
+    (under anchor placement a node's NAT takes the subflows it accepts to its anchor). None when
+    nothing is known."""
     links_of = dict((e["address"], e["link"]) for e in config["endpoints"])
+    peer_links = dict((address, link) for links in config.get("peers", {}).values()
+                      for link, addresses in links.items() for address in addresses)
     names = [link["name"] for link in config["links"]]
     connections = {}
-    local = None
+    local = remote = None
     for line in text.splitlines():
         if line[:1] not in (" ", "\t"):
             fields = line.split()
             local = fields[2].rsplit(":", 1)[0].strip("[]") if len(fields) >= 4 else None
+            remote = fields[3].rsplit(":", 1)[0].strip("[]") if len(fields) >= 4 else None
             continue
         match = _SUBFLOW_TOKEN_RE.search(line)
         if match and local is not None:
             links = connections.setdefault(match.group(1), set())
-            if local in links_of:
-                links.add(links_of[local])
+            link = links_of.get(local) or peer_links.get(remote)
+            if link:
+                links.add(link)
     return sorted(set(name for links in connections.values() for name in names if name not in links))
 
 

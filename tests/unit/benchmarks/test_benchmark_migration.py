@@ -365,7 +365,9 @@ def test_phase_vars():
                                                       "aerospike_network": {"fabric": {"channel-bulk-fds": 2}}}
     both = migration.phase_vars("single_bulk4_mt4")
     assert both["aerospike_network"] == {"fabric": {"channel-bulk-fds": 4}} and both["aerospike_service"] == {"migrate-threads": 4}
-    for bad in ("fast", "balanced_bulk", "balanced-bulk2", "", None):
+    assert migration.phase_vars("mptcp_placed") == {"fabric_strategy": "mptcp",
+                                                    "fabric_mptcp_anchor_subnet": migration.ANCHOR_SUBNET}
+    for bad in ("fast", "balanced_bulk", "balanced-bulk2", "balanced_placed", "", None):
         with pytest.raises(ValueError):
             migration.phase_vars(bad)
 
@@ -383,8 +385,9 @@ def test_plan_runs_end_with_mptcp_sampled_like_native_on_every_link_count():
     bench = migration.Bench(migration.parse_args(["--links", "2,4", "--quick"]))
     runs = bench.plan_runs()
     main = dict((links, phases) for links, index, phases in runs if index == 0)
-    assert main[2] == [("single", 1), ("native", 2), ("balanced", 1), ("mptcp", 2)]
-    assert main[4] == [("single", 1), ("native", 2), ("balanced", 1), ("balanced_bulk2", 1), ("mptcp", 2)]
+    assert main[2] == [("single", 1), ("native", 2), ("balanced", 1), ("mptcp", 2), ("mptcp_placed", 1)]
+    assert main[4] == [("single", 1), ("native", 2), ("balanced", 1), ("balanced_bulk2", 1), ("mptcp", 2),
+                       ("mptcp_placed", 1)]
     only = migration.Bench(migration.parse_args(["--links", "4", "--phases", "single,balanced_bulk2,mptcp"]))
     assert only.plan_runs() == [(4, 0, [("single", 1), ("balanced_bulk2", 1), ("mptcp", 3)])]
 
@@ -429,3 +432,14 @@ def test_a_failed_phase_is_recorded_and_the_next_phases_still_run(tmp_path, monk
     assert [(f["links"], f["phase"]) for f in bench.report["failed"]] == [(2, "mptcp")]
     assert "cluster_size 0" in bench.report["failed"][0]["error"]
     assert bench.report["speedup"]["2"]["balanced"] == 2.0 and "mptcp" not in bench.report["speedup"]["2"]
+
+
+def test_under_placement_the_acceptors_anchor_is_read_as_the_peers_link():
+    # mptcp_placed: node2's NAT took every subflow to its anchor, so its local address is on no link
+    anchored = SS_MPTCP_NODE2.replace("%s:3001" % N2[0], "198.19.174.12:3001").replace("%s:3001" % N2[1], "198.19.174.12:3001")
+    ss = {"node1": [], "node2": migration.parse_ss(anchored)}
+    out = migration.mptcp_connections(ss, NETWORKS, order=["node1", "node2"])
+    by_token = dict((c["token"], c) for c in out["connections"])
+    assert by_token["b1"]["bytes_per_link"] == {"fab0": 300000, "fab1": 70000000} and by_token["b1"]["carrier"] == "fab1"
+    rows = migration.fabric_sockets(ss, NETWORKS, order=["node1", "node2"])
+    assert [row["link"] for row in rows] == ["fab1", "fab0", "fab0", "fab1", "fab0", "fab0"]

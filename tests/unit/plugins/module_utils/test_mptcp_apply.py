@@ -46,6 +46,8 @@ class FakeHost(object):
         self.services = {}        # unit -> {"enabled", "active", "pid"}
         self.maps = {}            # pid -> text of /proc/PID/maps
         self.nft_tables = []
+        self.lo = []              # addresses on lo (CIDR), as the anchor's drop-in puts them there
+        self.routes = []          # (destination, device)
         self.calls = []
         self.booted = booted
         self.fail = {}            # argv prefix (tuple) -> (rc, err)
@@ -101,6 +103,16 @@ class FakeHost(object):
 
     # -- tools
     def _ip(self, args, data):
+        if args[:4] == ["-o", "address", "show", "dev"]:
+            return 0, "".join("1: lo    inet %s scope global lo\n" % a for a in self.lo if a == args[-1]), ""
+        if args[:2] == ["address", "del"]:
+            self.lo.remove(args[2])
+            return 0, "", ""
+        if args[:3] == ["route", "show", "exact"]:
+            return 0, "".join("%s dev %s scope link\n" % r for r in self.routes if r[0] == args[3]), ""
+        if args[:2] == ["route", "del"]:
+            self.routes = [r for r in self.routes if r[0] != args[2]]
+            return 0, "", ""
         if args == ["mptcp", "endpoint", "show"]:
             return 0, "".join(line + "\n" for line in self.endpoints), ""
         if args == ["mptcp", "limits", "show"]:
@@ -157,6 +169,16 @@ class FakeHost(object):
         return 0, "", ""
 
     def _nft(self, args, data):
+        if args == ["-c", "-f", "/dev/stdin"]:
+            assert data.startswith("# clusterfabric.multilink fabric_mptcp")
+            return 0, "", ""
+        if args[:1] == ["-f"]:        # only our anchor script is loaded this way
+            assert "table ip %s {" % mptcp_apply.ANCHOR_TABLE in self.files[args[1]]
+            self.nft_tables = sorted(set(self.nft_tables) | {"ip " + mptcp_apply.ANCHOR_TABLE})
+            return 0, "", ""
+        if args[:2] == ["delete", "table"]:
+            self.nft_tables.remove(" ".join(args[2:]))
+            return 0, "", ""
         assert args == ["list", "tables"]
         return 0, "".join("table %s\n" % name for name in self.nft_tables), ""
 
@@ -582,3 +604,111 @@ def test_parse_endpoints_and_limits():
     ('ID="rocky"\nID_LIKE="rhel centos fedora"\n', "redhat"), ("ID=arch\n", None), (None, None)])
 def test_os_family(text, family):
     assert mptcp_apply.os_family(text) == family
+
+
+# ---------------------------------------------------------------------------- anchor placement
+ANCHORS = {"n1": "198.18.9.11", "n2": "198.18.9.12"}
+ANCHOR_MODEL = mptcp_plan.build(PLAN, "n1", DEVICES, [3001], anchors=ANCHORS, anchor_subnet="198.18.9.0/24")
+ANCHOR_RENDERED = dict(RENDERED, anchor={"address": "198.18.9.11", "subnet": "198.18.9.0/24", "device": "eth0",
+                                         "nft": mptcp_plan.render_anchor_nft(ANCHOR_MODEL), "service": ASD})
+
+
+def start_with_anchor(host):
+    """What the drop-in's ExecStartPre lines do when the service starts."""
+    host.lo.append("198.18.9.11/32")
+    host.routes.append(("198.18.9.0/24", "eth0"))
+    host.nft_tables.append("ip " + mptcp_apply.ANCHOR_TABLE)
+    host.services[ASD] = {"active": True, "pid": 42}
+    host.maps[42] = LIBRARY
+
+
+def test_the_anchor_is_loaded_by_the_servers_drop_in_not_at_once():
+    host = FakeHost()
+    host.services[ASD] = {"active": True, "pid": 42}
+    host.maps[42] = LIBRARY
+    result = converge(host, rendered=ANCHOR_RENDERED)
+    text = host.files[DROPIN]
+    assert "ExecStartPre=+/usr/sbin/ip address replace 198.18.9.11/32 dev lo\n" in text
+    assert "ExecStartPre=+/usr/sbin/ip route replace 198.18.9.0/24 dev eth0\n" in text
+    assert "ExecStartPre=+/usr/sbin/nft -f %s\n" % mptcp_apply.ANCHOR_NFT in text
+    assert host.files[mptcp_apply.ANCHOR_NFT] == ANCHOR_RENDERED["anchor"]["nft"]
+    # the running server does not listen on its anchor yet: nothing live, a restart is due
+    assert host.nft_tables == [] and not any(call[1:2] == ("-f",) for call in host.calls if len(call) > 1)
+    assert result["restart"] == [ASD]
+    start_with_anchor(host)
+    host.calls = []
+    again = converge(host, rendered=ANCHOR_RENDERED)
+    assert not again["changed"] and changes(host) == [] and again["restart"] == []
+
+
+def test_a_new_peer_is_loaded_at_once_where_the_table_is_in_place():
+    host = FakeHost()
+    converge(host, rendered=ANCHOR_RENDERED)
+    start_with_anchor(host)
+    plan = plan_addresses({"n1": 1, "n2": 2, "n3": 3}, LINKS)
+    model = mptcp_plan.build(plan, "n1", DEVICES, [3001], anchors=dict(ANCHORS, n3="198.18.9.13"),
+                             anchor_subnet="198.18.9.0/24")
+    rendered = dict(ANCHOR_RENDERED, anchor=dict(ANCHOR_RENDERED["anchor"], nft=mptcp_plan.render_anchor_nft(model)))
+    host.calls = []
+    result = converge(host, rendered=rendered)
+    assert result["changed"] and result["restart"] == []
+    assert ("/usr/sbin/nft", "-f", mptcp_apply.ANCHOR_NFT) in host.calls
+    assert "198.18.9.13 . 3001 : goto peer_n3" in host.files[mptcp_apply.ANCHOR_NFT]
+
+
+def test_check_mode_shows_the_anchor_and_changes_nothing():
+    host = FakeHost()
+    result = converge(host, rendered=ANCHOR_RENDERED, check_mode=True)
+    assert result["changed"] and mptcp_apply.ANCHOR_NFT in [d["before_header"] for d in result["diff"]]
+    assert mptcp_apply.ANCHOR_NFT not in host.files and changes(host) == []
+
+
+def test_a_script_nft_refuses_fails_before_anything_changes():
+    host = FakeHost()
+    host.fail[("/usr/sbin/nft", "-c")] = (1, "Error: syntax error")
+    with pytest.raises(FabricError, match="nft -c"):
+        converge(host, rendered=ANCHOR_RENDERED)
+    assert changes(host) == []
+
+
+def test_the_anchor_service_must_be_wrapped():
+    host = FakeHost()
+    rendered = dict(ANCHOR_RENDERED, anchor=dict(ANCHOR_RENDERED["anchor"], service="valkey.service"))
+    with pytest.raises(FabricError, match="valkey.service, which is not one of the services"):
+        converge(host, rendered=rendered)
+    assert changes(host) == []
+
+
+def test_the_anchor_needs_nft():
+    host = FakeHost(tools=("ip", "systemctl", "apt-get"))
+    with pytest.raises(FabricError, match=r"anchor placement \(fabric_mptcp_anchor_subnet\): the nft command is missing.*nftables"):
+        converge(host, rendered=ANCHOR_RENDERED)
+
+
+@pytest.mark.parametrize("state", ["present", "absent"])
+def test_without_the_anchor_the_script_table_address_and_route_go(state):
+    host = FakeHost()
+    converge(host, rendered=ANCHOR_RENDERED)
+    start_with_anchor(host)
+    host.lo.append("127.0.0.2/32")
+    host.calls = []
+    result = converge(host, state=state, rendered=RENDERED if state == "present" else {"host": "n1"})
+    assert result["changed"] and result["restart"] == [ASD]
+    assert mptcp_apply.ANCHOR_NFT not in host.files and host.nft_tables == []
+    assert host.lo == ["127.0.0.2/32"] and host.routes == []
+    assert "ExecStartPre" not in host.files.get(DROPIN, "")
+    host.calls = []
+    again = converge(host, state=state, rendered=RENDERED if state == "present" else {"host": "n1"})
+    assert not again["changed"] and changes(host) == []
+
+
+def test_a_changed_anchor_takes_the_old_address_and_route_away_and_keeps_the_table():
+    host = FakeHost()
+    converge(host, rendered=ANCHOR_RENDERED)
+    start_with_anchor(host)
+    moved = dict(ANCHOR_RENDERED["anchor"], address="198.18.8.11", subnet="198.18.8.0/24")
+    result = converge(host, rendered=dict(ANCHOR_RENDERED, anchor=moved))
+    assert result["restart"] == [ASD] and "198.18.8.11/32" in host.files[DROPIN]
+    assert host.lo == [] and host.routes == [] and host.nft_tables == ["ip " + mptcp_apply.ANCHOR_TABLE]
+    # the rules for the new anchor wait for the restart that binds it
+    assert not any(call[1:2] == ("-f",) for call in host.calls if len(call) > 1)

@@ -218,3 +218,22 @@ def test_community_edition_refuses_an_ipv6_link_naming_it(strategy):
     # the real 8.1.2.0 CE server stops with "Invalid address: 2001:db8:20::b" (tests/integration/test_golden_server.py)
     with pytest.raises(FabricError, match=r"link fab6 \(2001:db8:20::/64\) is IPv6, but Aerospike Community Edition binds IPv4 only"):
         build_network("db1", plan(2, FOUR), FOUR, version="8.1", strategy=strategy)
+
+
+def test_an_anchor_is_the_one_fabric_address_with_a_bulk_socket_per_link_and_heartbeat_on_every_link():
+    net = build_network("db1", plan(2, TWO), TWO, version="8.1", strategy="mptcp", anchor="198.18.9.11")
+    assert net["fabric"]["address"] == ["198.18.9.11"]
+    # a bulk socket per link, no more: the server's 2 on 2 links, 4 on 4
+    assert "channel-bulk-fds" not in net["fabric"]
+    v4 = [{"name": "fab%d" % i, "subnet": "198.18.%d.0/24" % (20 + i)} for i in range(4)]
+    four = build_network("db1", plan(2, v4), v4, version="8.1", strategy="mptcp", anchor="198.18.9.11")
+    assert four["fabric"]["channel-bulk-fds"] == 4 and "channel-rw-fds" not in four["fabric"]
+    assert net["heartbeat"]["address"] == [a for link in ("fab0", "fab1") for a in plan(2, TWO)["db1"][link]]
+    without = build_network("db1", plan(2, TWO), TWO, version="8.1", strategy="mptcp")
+    assert "channel-bulk-fds" not in without["fabric"] and "address" not in without["heartbeat"]
+
+
+def test_an_anchor_needs_mptcp():
+    with pytest.raises(FabricError, match="fabric_mptcp_anchor_subnet: an anchor address exists only under "
+                                          "fabric_strategy mptcp, not balanced"):
+        build_network("db1", plan(2, TWO), TWO, version="8.1", strategy="balanced", anchor="198.18.9.11")

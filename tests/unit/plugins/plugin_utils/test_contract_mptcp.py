@@ -184,3 +184,49 @@ def test_the_aerospike_role_without_the_mptcp_role_is_refused():
 def test_the_aerospike_role_on_its_own_is_not_refused():
     host = fleet(roles=("aerospike",))["hosts"]["db1"]
     assert host["roles"] == ["aerospike"] and "mptcp" not in host
+
+
+# ---------------------------------------------------------------------------- anchor placement
+ANCHOR = {"fabric_mptcp_anchor_subnet": "198.18.9.0/24"}
+
+
+def test_an_anchor_subnet_gives_each_node_its_anchor_and_the_server_binds_it_alone():
+    result = fleet(ANCHOR)
+    assert result["clusters"]["c1"]["anchors"] == {"db1": "198.18.9.11", "db2": "198.18.9.12"}
+    host = result["hosts"]["db2"]
+    anchor = host["mptcp"]["model"]["anchor"]
+    assert anchor["address"] == "198.18.9.12" and anchor["subnet"] == "198.18.9.0/24" and anchor["device"] == "eth0"
+    assert anchor["peers"] == [{"peer": "db1", "anchor": "198.18.9.11", "chain": "peer_db1",
+                                "targets": ["198.18.0.11", "198.18.1.11"]}]
+    assert host["mptcp"]["anchor_service"] == "aerospike.service"
+    fabric = host["aerospike"]["config"]["network"]["fabric"]
+    assert fabric["address"] == ["198.18.9.12"] and "channel-bulk-fds" not in fabric  # one per link: 2
+    assert host["aerospike"]["config"]["network"]["heartbeat"]["address"] == ["198.18.0.12", "198.18.1.12"]
+
+
+def test_without_an_anchor_subnet_nothing_is_placed():
+    result = fleet()
+    assert result["clusters"]["c1"]["anchors"] is None
+    assert result["hosts"]["db1"]["mptcp"]["model"]["anchor"] is None
+
+
+@pytest.mark.parametrize("group, message", [
+    (dict(ANCHOR, fabric_strategy="balanced"), "cluster c1: fabric_mptcp_anchor_subnet is set, but fabric_strategy is "
+                                               "balanced"),
+    ({"fabric_mptcp_anchor_subnet": "198.18.1.128/25"}, "198.18.1.128/25 overlaps link fab1"),
+    ({"fabric_mptcp_anchor_subnet": "2001:db8::/64"}, "2001:db8::/64 is IPv6"),
+    ({"fabric_mptcp_anchor_subnet": "198.18.9.1/24"}, "cluster c1: fabric_mptcp_anchor_subnet: .*host bits set"),
+])
+def test_refused_anchor_subnets_name_the_cluster_and_the_variable(group, message):
+    with pytest.raises(FabricError, match=message):
+        fleet(group)
+
+
+def test_the_anchor_subnet_is_one_for_the_whole_cluster():
+    with pytest.raises(FabricError, match="fabric_mptcp_anchor_subnet differs from host db1's"):
+        fleet(hosts={"db2": ANCHOR})
+
+
+def test_a_fabric_address_of_ones_own_is_refused_under_the_anchor():
+    with pytest.raises(FabricError, match="must bind and publish the anchor 198.18.9.1[12] alone"):
+        fleet(dict(ANCHOR, aerospike_network={"fabric": {"address": ["198.18.0.11"]}}))

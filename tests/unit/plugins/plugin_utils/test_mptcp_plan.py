@@ -8,6 +8,8 @@ __metaclass__ = type
 
 import importlib.util
 import os
+import shutil
+import subprocess
 
 import pytest
 
@@ -132,3 +134,57 @@ def test_bad_watchdog_settings_are_refused(settings, message):
     model = mptcp_plan.build(PLAN, "n1", DEVICES, [3001])
     with pytest.raises(FabricError, match=message):
         mptcp_plan.watchdog_config(model, settings)
+
+
+# ---------------------------------------------------------------------------- anchor placement
+def anchored(node="n1", nodes=3, ports=(3001,)):
+    links = [{"name": "fab0", "subnet": "198.18.0.0/24"}, {"name": "fab1", "subnet": "198.18.1.0/24"},
+             {"name": "fab2", "subnet": "198.18.2.0/24"}]
+    plan = plan_addresses(dict(("n%d" % i, i) for i in range(1, nodes + 1)), links)
+    anchors = dict(("n%d" % i, "198.18.9.%d" % (10 + i)) for i in range(1, nodes + 1))
+    return mptcp_plan.build(plan, node, [{"name": "fab%d" % i, "device": "eth%d" % i} for i in range(3)],
+                            list(ports), anchors=anchors, anchor_subnet="198.18.9.0/24")
+
+
+def test_each_peer_anchor_rotates_over_the_peers_links_through_one_map():
+    text = mptcp_plan.render_anchor_nft(anchored(ports=(3001, 3011)))
+    assert text.splitlines()[3:6] == ["table ip clusterfabric_mptcp", "delete table ip clusterfabric_mptcp",
+                                      "table ip clusterfabric_mptcp {"]
+    for peer in (2, 3):
+        for port in (3001, 3011):
+            assert "\t\t\t198.18.9.1%d . %d : goto peer_n%d" % (peer, port, peer) in text
+        assert ("\tchain peer_n%d {\n\t\tdnat to numgen inc mod 3 map { 0 : 198.18.0.%d, 1 : 198.18.1.%d, "
+                "2 : 198.18.2.%d }\n\t}" % (peer, 10 + peer, 10 + peer, 10 + peer)) in text
+    assert "\t\tip daddr . tcp dport vmap @place\n" in text
+    assert "peer_n1" not in text
+    for index in range(3):
+        assert ('\t\toifname "eth%d" tcp dport { 3001, 3011 } ct status dnat ct original ip daddr 198.18.9.0/24 '
+                'snat to 198.18.%d.11\n' % (index, index)) in text
+    assert ("\t\tip daddr { 198.18.0.11, 198.18.1.11, 198.18.2.11 } tcp dport { 3001, 3011 } dnat to 198.18.9.11\n"
+            in text)
+
+
+def test_the_rule_count_does_not_grow_with_the_cluster_but_the_map_does():
+    small, large = (mptcp_plan.render_anchor_nft(anchored(nodes=n)) for n in (3, 40))
+    rules = [line for line in large.splitlines() if line.startswith("\t\t") and not line.startswith("\t\t\t")
+             and "dnat to numgen" not in line and not line.startswith("\t\ttype")]
+    assert len(rules) == len([line for line in small.splitlines() if line.startswith("\t\t") and not line.startswith(
+        "\t\t\t") and "dnat to numgen" not in line and not line.startswith("\t\ttype")])
+    assert large.count(" : goto peer_") == 39
+
+
+def test_a_model_without_an_anchor_renders_nothing():
+    with pytest.raises(FabricError, match="node n1 has no anchor placement"):
+        mptcp_plan.render_anchor_nft(dict(anchored(), anchor=None))
+    with pytest.raises(FabricError, match="node n1 has no anchor address"):
+        mptcp_plan.build(plan_addresses({"n1": 1}, [{"name": "fab0", "subnet": "198.18.0.0/24"}]), "n1",
+                         [{"name": "fab0", "device": "eth0"}], [3001], anchors={"n2": "198.18.9.12"},
+                         anchor_subnet="198.18.9.0/24")
+
+
+@pytest.mark.skipif(not shutil.which("nft") or os.geteuid() != 0, reason="needs nft and root (nft -c asks the kernel)")
+def test_the_kernels_nft_accepts_the_script():
+    for nodes in (1, 3):
+        result = subprocess.run(["nft", "-c", "-f", "-"], input=mptcp_plan.render_anchor_nft(anchored(nodes=nodes)),
+                                universal_newlines=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+        assert result.returncode == 0, result.stderr

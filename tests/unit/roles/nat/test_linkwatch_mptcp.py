@@ -470,3 +470,11 @@ def test_ip_mptcp_forces_the_deletes_and_checks_the_adds(monkeypatch):
     assert runs == [(["/sbin/ip", "-force", "-batch", "-"], "mptcp endpoint delete id 101\n"),
                     (["/sbin/ip", "-batch", "-"], "mptcp endpoint add x\n")]
     assert not ok and error == "Error: bad"
+
+
+def test_under_anchor_placement_an_accepted_subflow_is_on_its_peers_link():
+    # n1's NAT took the subflows it accepted to its anchor (198.18.9.11): the peer's address names the link
+    config = linkwatch.load_config(good())
+    anchored = WHOLE.replace("198.18.0.11:3001", "198.18.9.11:3001").replace("198.18.1.11:3001", "198.18.9.11:3001")
+    assert linkwatch.short_links(anchored, config) == []
+    assert linkwatch.short_links(SHORT_ON_FAB1.replace("198.18.0.11:3001", "198.18.9.11:3001"), config) == ["fab1"]
