@@ -15,6 +15,7 @@ import shutil
 
 import pytest
 
+from testbed import aerospike as tb_aerospike
 from testbed import cluster as tb_cluster
 from testbed import inventory as tb_inventory
 from testbed import podman as tb_podman
@@ -57,3 +58,19 @@ def two_nodes(testbed, request):
     cluster = testbed(name, "cfm-%s" % name, NODES, {"fabric_links": TWO_LINKS, "testbed_rate_mbit": 200})
     yield cluster
     cluster.down()
+
+
+@pytest.fixture(scope="module")
+def server_bed(testbed, request):
+    """The test module's cluster with the real Aerospike server: its GROUP, PREFIX, NODES and
+    GROUP_VARS; skipped, with the reason, where ../shared/aerospike-server is absent; torn down
+    after the module."""
+    present, reason = tb_aerospike.available()
+    if not present:
+        pytest.skip(reason)
+    module = request.module
+    cluster = testbed(module.GROUP, module.PREFIX, module.NODES, module.GROUP_VARS)
+    try:
+        yield cluster
+    finally:
+        cluster.down()

@@ -28,6 +28,7 @@ from testbed import inventory as tbi
 
 NODES = {"n1": 1, "n2": 2}
 GROUP = "mpa"
+PREFIX = "cfm-mpa"
 SUBNET = "198.19.144.0/24"
 ANCHORS = {"n1": "198.19.144.11", "n2": "198.19.144.12"}
 LINKS = [{"name": "fab0", "subnet": "198.19.142.0/24", "device": "eth0"},
@@ -46,22 +47,12 @@ OPENED = 12
 _SOCKET = re.compile(r"^\S+\s+\d+\s+\d+\s+(\S+):(\d+)\s+(\S+):(\d+)")
 
 
-def site(bed, *args):
-    result = tbi.ansible("ansible-playbook", bed.inventory, "playbooks/site.yml", *args, json=True, timeout=900)
-    found, stats = tbi.tasks(result)
-    return result, found, stats
+site = tbi.site
 
 
 @pytest.fixture(scope="module")
-def bed(testbed):
-    present, reason = tba.available()
-    if not present:
-        pytest.skip(reason)
-    cluster = testbed(GROUP, "cfm-mpa", NODES, GROUP_VARS)
-    try:
-        yield cluster
-    finally:
-        cluster.down()
+def bed(server_bed):
+    return server_bed
 
 
 def report(bed, host):

@@ -35,6 +35,7 @@ from testbed import inventory as tbi
 
 NODES = {"n1": 1, "n2": 2}
 GROUP = "mpl"
+PREFIX = "cfm-mpl"
 LIBRARY = "/usr/lib/x86_64-linux-gnu/mptcpize/libmptcpwrap.so.0.0.1"
 LINKS = [{"name": "fab0", "subnet": "198.19.140.0/24", "device": "eth0"},
          {"name": "fab1", "subnet": "198.19.141.0/24", "device": "eth1"}]
@@ -48,22 +49,12 @@ GROUP_VARS = {
 }
 
 
-def site(bed, *args):
-    result = tbi.ansible("ansible-playbook", bed.inventory, "playbooks/site.yml", *args, json=True, timeout=900)
-    found, stats = tbi.tasks(result)
-    return result, found, stats
+site = tbi.site
 
 
 @pytest.fixture(scope="module")
-def bed(testbed):
-    present, reason = tba.available()
-    if not present:
-        pytest.skip(reason)
-    cluster = testbed(GROUP, "cfm-mpl", NODES, GROUP_VARS)
-    try:
-        yield cluster
-    finally:
-        cluster.down()
+def bed(server_bed):
+    return server_bed
 
 
 @pytest.fixture(scope="module")

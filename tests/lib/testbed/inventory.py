@@ -203,3 +203,11 @@ def topology(inventory, cluster=None):
     if len(found) != 1:
         raise TestbedError("inventory %s holds clusters %s: name one" % (inventory, [t.cluster for t in found]))
     return found[0]
+
+
+def site(bed, *args):
+    """playbooks/site.yml on ``bed``'s inventory, JSON output: (CompletedProcess, tasks, stats) as
+    tasks() reads them."""
+    result = ansible("ansible-playbook", bed.inventory, "playbooks/site.yml", *args, json=True, timeout=900)
+    found, stats = tasks(result)
+    return result, found, stats
