@@ -11,6 +11,8 @@ product's playbooks/site.yml, once per strategy on a fresh cluster:
   balanced  every address published, NAT rotation over the links, the link watchdog (the nat role's default)
   mptcp     every address published, no NAT, the servers wrapped to open Multipath TCP sockets (a
             subflow per link), the mptcp role's link watchdog re-adding a returning link's endpoint
+  mptcp_placed  mptcp with fabric_mptcp_anchor_subnet: each connection's first subflow placed on
+            the links in turn (docs/mptcp.md#placing-each-connection-fabric_mptcp_anchor_subnet)
 
 A variant adds settings of the server's fabric { } context (through aerospike_network), e.g.
 ``balanced/keepalive-probes=3``: the fabric's TCP keepalive (keepalive-time 1 s, keepalive-intvl
@@ -90,7 +92,9 @@ NODE, PEER = "node1", "node2"
 FAILED_LINK = "fab1"
 FABRIC_PORT, HEARTBEAT_PORT = 3001, 3002
 NAMESPACE = "bench"
-STRATEGIES = ("native", "balanced", "mptcp")
+STRATEGIES = ("native", "balanced", "mptcp", "mptcp_placed")
+# mptcp_placed: mptcp with the anchors of fabric_mptcp_anchor_subnet (docs/mptcp.md)
+ANCHOR_SUBNET = "198.19.179.0/24"
 VARIANTS = ("native", "balanced", "balanced/keepalive-probes=3", "mptcp")
 KINDS = ("carrier", "silent")
 
@@ -144,7 +148,7 @@ def group_vars(spec):
         "ansible_connection": "containers.podman.podman",
         "ansible_python_interpreter": "/usr/bin/python3",
         "fabric_ports": [FABRIC_PORT],
-        "fabric_strategy": strategy,
+        "fabric_strategy": "mptcp" if strategy == "mptcp_placed" else strategy,
         "fabric_links": [dict(link) for link in LINKS],
         "fabric_links_backend": "networkd",
         "aerospike_version": "8.1",
@@ -161,6 +165,8 @@ def group_vars(spec):
         "testbed_sysctls": {"net.ipv4.conf.all.rp_filter": 1, "net.ipv4.conf.default.rp_filter": 1,
                             "net.mptcp.blackhole_timeout": 0},
     }
+    if strategy == "mptcp_placed":
+        variables["fabric_mptcp_anchor_subnet"] = ANCHOR_SUBNET
     if fabric:
         variables["aerospike_network"] = {"fabric": fabric}
     return variables

@@ -56,8 +56,8 @@ UNIT_PATH = UNIT_DIR + "/" + UNIT
 DROPIN = "50-clusterfabric-mptcp.conf"
 MPTCPD_UNIT = "mptcp.service"
 KERNEL_LIMITS = {"subflows": 2, "add_addr_accepted": 0}
-# The anchor placement (docs/mptcp.md#placing-each-connection): its nft table and script, loaded
-# by the drop-in of the service that binds the anchor, when that service starts.
+# The anchor placement (docs/mptcp.md#placing-each-connection-fabric_mptcp_anchor_subnet): its nft
+# table and script, loaded by the drop-in of the service that binds the anchor when it starts.
 ANCHOR_TABLE = "clusterfabric_mptcp"
 ANCHOR_NFT = "/etc/clusterfabric-multilink/mptcp-anchor.nft"
 _ANCHOR_ADDRESS_RE = re.compile(r"^ExecStartPre=\+(\S+) address replace (\S+) dev lo$", re.M)
@@ -594,8 +594,13 @@ def converge(host, state, rendered, services, library="", install_packages=True,
         wrapped = node.wrapped_now(services)
         node.restart = [s for s in services if s in wrapped and (s in changed or not wrapped[s])]
         for service in node.restart:
-            node.tools.warn("%s runs without Multipath TCP until it restarts (fabric_mptcp_restart: true restarts it)"
-                            % service)
+            if wrapped[service]:
+                node.tools.warn("%s runs with its old drop-in until it restarts (the anchor placement, "
+                                "fabric_mptcp_anchor_subnet, changes with the restart; fabric_mptcp_restart: true "
+                                "restarts it)" % service)
+            else:
+                node.tools.warn("%s runs without Multipath TCP until it restarts (fabric_mptcp_restart: true restarts it)"
+                                % service)
     else:
         ip = node.ip() if live and host.exists(PROC_MPTCP) else None
         unit = node.boot_unit(None)

@@ -214,7 +214,8 @@ def _plan_clusters(groups, hostvars):
 
 def _anchors(cluster, settings, nodes, plan):
     """{host: anchor address} under fabric_mptcp_anchor_subnet (None without it): each node's
-    address in that subnet, numbered as on a link (docs/mptcp.md#placing-each-connection)."""
+    address in that subnet, numbered as on a link
+    (docs/mptcp.md#placing-each-connection-fabric_mptcp_anchor_subnet)."""
     subnet = settings["fabric_mptcp_anchor_subnet"]
     if subnet in (None, ""):
         return None

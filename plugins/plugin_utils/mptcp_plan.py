@@ -19,9 +19,10 @@ place back to these counters (measured on 6.18: with limits N-1, a subflow kille
 was not re-created after its address was announced again; with 8 it was, and a connection still
 had one subflow per announced address). The link watchdog's endpoint re-add relies on that.
 
-Placement (``fabric_mptcp_anchor_subnet``, docs/mptcp.md#placing-each-connection): the kernel's
-one scheduler keeps a connection that has little in flight on its first subflow, so where the
-first subflow runs decides which link carries an Aerospike fabric connection. With an anchor
+Placement (``fabric_mptcp_anchor_subnet``,
+docs/mptcp.md#placing-each-connection-fabric_mptcp_anchor_subnet): the kernel's one scheduler
+keeps a connection that has little in flight on its first subflow, so where the first subflow
+runs decides which link carries an Aerospike fabric connection. With an anchor
 subnet every node gets one more address (its *anchor*, on ``lo``) that the server alone binds
 and publishes; ``anchor`` in the model holds the NAT rules (``render_anchor_nft``) that send
 each new connection to a peer's anchor over the peer's links in turn (DNAT, and SNAT to the

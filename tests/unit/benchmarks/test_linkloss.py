@@ -46,9 +46,10 @@ def workload(rate, seconds, started_at=0.0, interval=0.5, dip=None):
 def test_inventory_uses_only_the_benchmark_prefix_and_subnets():
     for strategy in linkloss.STRATEGIES:
         variables = linkloss.group_vars(strategy)
-        assert variables["fabric_strategy"] == strategy
+        assert variables["fabric_strategy"] == strategy.replace("_placed", "")
         assert variables["testbed_prefix"] == "cfm-ll"
         subnets = [link["subnet"] for link in variables["fabric_links"]] + [variables["testbed_mgmt_subnet"]]
+        subnets += [variables["fabric_mptcp_anchor_subnet"]] if "fabric_mptcp_anchor_subnet" in variables else []
         assert all(subnet.startswith("198.19.17") and int(subnet.split(".")[2]) in range(176, 192)
                    for subnet in subnets)
         assert variables["aerospike_namespaces"][0]["replication-factor"] == 2
@@ -211,3 +212,9 @@ def test_table_shows_every_row_and_never_back_as_more_than_the_window():
     results = linkloss.results_mapping([row, dict(row, kind="carrier")])
     assert sorted(results["native"]) == ["carrier", "silent"]
     assert "strategy" not in results["native"]["silent"]
+
+
+def test_mptcp_placed_is_mptcp_with_an_anchor_subnet_of_the_benchmarks_range():
+    variables = linkloss.group_vars("mptcp_placed")
+    assert variables["fabric_strategy"] == "mptcp" and variables["fabric_mptcp_anchor_subnet"] == linkloss.ANCHOR_SUBNET
+    assert "fabric_mptcp_anchor_subnet" not in linkloss.group_vars("mptcp")

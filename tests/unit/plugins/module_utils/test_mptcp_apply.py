@@ -635,6 +635,8 @@ def test_the_anchor_is_loaded_by_the_servers_drop_in_not_at_once():
     # the running server does not listen on its anchor yet: nothing live, a restart is due
     assert host.nft_tables == [] and not any(call[1:2] == ("-f",) for call in host.calls if len(call) > 1)
     assert result["restart"] == [ASD]
+    assert any("aerospike.service runs with its old drop-in until it restarts (the anchor placement" in w
+               for w in result["warnings"]), result["warnings"]
     start_with_anchor(host)
     host.calls = []
     again = converge(host, rendered=ANCHOR_RENDERED)
