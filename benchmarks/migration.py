@@ -356,6 +356,12 @@ def link_of(address, networks):
     return None
 
 
+def accepted_link(sock, networks):
+    """The link an accepted socket rides: its local address's, or, under mptcp_placed, where the
+    acceptor's local address is its anchor, the peer's."""
+    return link_of(sock["local"], networks) or link_of(sock["remote"], networks)
+
+
 def accepted_bytes(sock, acceptor, hosts, toward_second):
     """Bytes an accepted socket carried from the first of ``hosts`` to the second
     (``toward_second``) or back: the acceptor's bytes_acked are what it sent, bytes_received
@@ -388,8 +394,7 @@ def fabric_sockets(ss_by_host, networks, port=FABRIC_PORT, fds=None, order=None)
         for sock in ss_by_host[acceptor]:
             if sock["lport"] != port or sock["rport"] == port:
                 continue
-            # under mptcp_placed the acceptor's local address is its anchor: the peer's tells the link
-            link = link_of(sock["local"], networks) or link_of(sock["remote"], networks)
+            link = accepted_link(sock, networks)
             if link is None:
                 continue
             candidates = [(h, entry) for h in hosts if h != acceptor for entry in opened.get((h, sock["rport"]), [])]
@@ -423,7 +428,7 @@ def mptcp_connections(ss_by_host, networks, port=FABRIC_PORT, order=None, heavy_
         for sock in ss_by_host[acceptor]:
             if sock["lport"] != port or sock["rport"] == port or not sock.get("token"):
                 continue
-            link = link_of(sock["local"], networks) or link_of(sock["remote"], networks)
+            link = accepted_link(sock, networks)
             if link is None:
                 continue
             entry = groups.setdefault(sock["token"], dict((name, 0) for name in names))

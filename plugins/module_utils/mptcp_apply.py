@@ -471,20 +471,21 @@ class Node(object):
                             [lambda: self.tools.run([nft, "-f", ANCHOR_NFT], what="nft -f %s" % ANCHOR_NFT)])
         return nft or "/usr/sbin/nft"
 
-    def anchor_gone(self, ip, keep=None):
-        """No placement: the script file, the live table, and the anchor address and route that our
-        drop-ins put in place (read from them before they change). With ``keep`` (the wanted
-        anchor) only an address and route it no longer has (a changed subnet or node id)."""
-        nft, present = self.anchor_live() if keep is None else (None, False)
-        if keep is None:
-            self.file(ANCHOR_NFT, None)
+    def anchor_gone(self, ip):
+        """No placement: the script file, the live table, and the anchor address and route."""
+        self.file(ANCHOR_NFT, None)
+        nft, present = self.anchor_live()
         if present:
             self.change.add("nft table ip %s (live)" % ANCHOR_TABLE, "table ip %s\n" % ANCHOR_TABLE, "",
                             [lambda: self.tools.run([nft, "delete", "table", "ip", ANCHOR_TABLE],
                                                     what="nft delete table ip %s" % ANCHOR_TABLE)])
+        self.anchor_lines_gone(ip)
+
+    def anchor_lines_gone(self, ip, kept=()):
+        """The anchor address and route that our drop-ins put in place (read from them before they
+        changed), but for those in ``kept`` (the wanted anchor's: a changed subnet or node id)."""
         if not ip:
             return
-        kept = () if keep is None else ("%s/32" % keep["address"], keep["subnet"])
         for line in self.anchor_before:
             address = _ANCHOR_ADDRESS_RE.match(line)
             route = _ANCHOR_ROUTE_RE.match(line)
@@ -590,7 +591,10 @@ def converge(host, state, rendered, services, library="", install_packages=True,
         if anchor:
             anchor = dict(anchor, ip=ip or "/usr/sbin/ip", nft=node.anchor(anchor, services))
         changed = node.dropins(services, result_library, anchor)
-        node.anchor_gone(ip, keep=anchor)
+        if anchor:
+            node.anchor_lines_gone(ip, kept=("%s/32" % anchor["address"], anchor["subnet"]))
+        else:
+            node.anchor_gone(ip)
         wrapped = node.wrapped_now(services)
         node.restart = [s for s in services if s in wrapped and (s in changed or not wrapped[s])]
         for service in node.restart:

@@ -208,8 +208,9 @@ def _mptcp(host, entry, cluster, fabric_links, params):
              # under mptcp the nat role (absent) runs first on this host and removes its NAT rules
              "nat_first": "nat" in entry["roles"],
              "watchdog_owner": WATCHDOG_OWNER[strategy], "watchdog": None, "model": None,
-             # the service whose start loads the anchor placement (the aerospike role names its own)
-             "anchor_service": services[0] if services else None}
+             # the service whose start loads the anchor placement: the aerospike role's unit (link_blocks),
+             # else the module's default, the first service
+             "anchor_service": None}
     if state == "absent":
         return block
     _devices(host, entry, "mptcp")

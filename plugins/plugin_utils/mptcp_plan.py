@@ -101,8 +101,6 @@ def build(plan, node, links, ports, anchors=None, anchor_subnet=None):
 def _anchor(plan, node, links, endpoints, ports, anchors, subnet):
     if node not in anchors or not subnet:
         raise FabricError("node %s has no anchor address (anchors %r, subnet %r)" % (node, anchors, subnet))
-    if any(_family(e["address"]) != "ipv4" for e in endpoints):
-        raise FabricError("anchor placement is built for IPv4 fabrics only")
     names = nat_rules._short_names(sorted(plan))  # pylint: disable=protected-access
     peers = []
     for peer in sorted(plan, key=lambda host: (anchors[host], host)):
