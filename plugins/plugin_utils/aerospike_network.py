@@ -21,6 +21,16 @@ CHANNEL_FDS = (("rw", 8), ("bulk", 2))
 MAX_CHANNEL_FDS = 128
 # The server's default channel-bulk-recv-threads: the bulk sockets that a spread keeps busy.
 BULK_RECV_THREADS = 4
+# fabric keepalive-time under mptcp (seconds without a packet before a subflow's keepalive starts
+# probing; the server's default is 1). The socket's keepalive applies to each subflow, and the
+# kernel then closes an idle subflow on a dead link after about 9 failed probes (measured on 6.18:
+# the subflow's probe count is the kernel's, whatever keepalive-probes says). A subflow that died
+# uses up, for the connection's lifetime, one of the 8 announcements its path manager may join
+# (roles/nat/files/linkwatch.py EXHAUSTED): with the server's 1 s a two-link connection came back
+# from 6 link losses of 9 s and never from the 7th; with 120 s, 15 s losses left every subflow
+# alive and used none. Dead peers do not need the keepalive: the server closes a node's fabric
+# connections when the heartbeat says it left. docs/mptcp.md#how-many-link-losses-a-connection-comes-back-from.
+MPTCP_KEEPALIVE_TIME = 600
 
 DEFAULTS = {
     "version": None,
@@ -256,6 +266,8 @@ def build_network(host, plan, links, **kwargs):
     if connect is not None:
         heartbeat["connect-timeout-ms"] = connect
     fabric = {"address": fabric_addresses, "port": fabric_port}
+    if options["strategy"] == "mptcp":
+        fabric["keepalive-time"] = MPTCP_KEEPALIVE_TIME
     fabric.update(channel_fds(options["strategy"], len(all_addresses) if anchor else len(fabric_addresses),
                               placed=anchor is not None))
     network = {"service": service, "heartbeat": heartbeat, "fabric": fabric}

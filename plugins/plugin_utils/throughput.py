@@ -136,7 +136,8 @@ def watchdog(status, error=None, clock=None, stale_after=30.0):
     """The watchdog status file of one node in a few words: {state, message, age, ...}.
 
     state: absent (no status file), error (unreadable or malformed), stale (not updated for
-    stale_after seconds), degraded (a link or a peer path is down), ok.
+    stale_after seconds), degraded (a link or a peer path is down, or, kind mptcp, a link some
+    connection this node opened can no longer get a subflow on: ``exhausted``), ok.
     """
     if error:
         return _plain("error", "watchdog status unreadable: %s" % error)
@@ -161,6 +162,9 @@ def watchdog(status, error=None, clock=None, stale_after=30.0):
     paths_down = [{"peer": peer, "link": name, "address": entry.get("address"),
                    "probes_failed": entry.get("probes_failed"), "down_for": _age(clock, entry.get("since"))}
                   for peer, name, entry in paths if entry.get("state") != "up"]
+    # kind mptcp: the connections whose path manager can join no more announcements (linkwatch.py EXHAUSTED)
+    exhausted = dict((name, _count(links[name].get("exhausted"))) for name in sorted(links)
+                     if _count(links[name].get("exhausted")))
     details = []
     for entry in links_down:
         details.append("link %s down%s (%s%s)" % (entry["link"], _for(entry["down_for"]), entry["device"] or "?",
@@ -169,7 +173,11 @@ def watchdog(status, error=None, clock=None, stale_after=30.0):
         details.append("peer %s %s down%s (%s, %s probes failed)" % (
             entry["peer"], entry["link"], _for(entry["down_for"]), entry["address"] or "?",
             "?" if entry["probes_failed"] is None else entry["probes_failed"]))
-    state = "degraded" if links_down or paths_down else "ok"
+    for name, count in sorted(exhausted.items()):
+        details.append("link %s: %d connection%s opened here can no longer get a subflow on it (the kernel's "
+                       "limit of re-joins per connection is used up; a restart of the service opens them anew)"
+                       % (name, count, "" if count == 1 else "s"))
+    state = "degraded" if links_down or paths_down or exhausted else "ok"
     if age is not None and age > stale_after:
         state = "stale"
     head = "%s, %d/%d links up, %d/%d peer paths up" % (
@@ -177,7 +185,7 @@ def watchdog(status, error=None, clock=None, stale_after=30.0):
     if age is not None:
         head += ", updated %s ago" % ("%.1f s" % age if age < 120 else _duration(age))
     return {"state": state, "message": "; ".join([head] + details), "head": head, "details": details, "age": age,
-            "links_down": links_down, "paths_down": paths_down}
+            "links_down": links_down, "paths_down": paths_down, "exhausted": exhausted}
 
 
 def _count(value):

@@ -83,6 +83,15 @@ CASES = {
                                   "storage-engine": {"type": "memory", "data-size": "1G"}}],
         "aerospike_mod_lua": {"user-path": "/opt/aerospike/usr/udf/lua"},
     }),
+    # fabric_strategy mptcp: every address published, and a fabric keepalive-time long enough that an
+    # idle subflow on a lost link outlives the loss (aerospike_network.MPTCP_KEEPALIVE_TIME).
+    "mptcp-8.1": ({"db1": 1, "db2": 2}, {
+        "aerospike_version": "8.1",
+        "fabric_strategy": "mptcp",
+        "fabric_links": [{"name": "fab0", "subnet": "198.18.14.0/24"}, {"name": "fab1", "subnet": "198.18.15.0/24"}],
+        "aerospike_namespaces": [{"name": "test", "replication-factor": 2,
+                                  "storage-engine": {"type": "memory", "data-size": "1G"}}],
+    }),
     "single-6.4": ({"db1": 1, "db2": 2}, {
         "aerospike_version": "6.4",
         "fabric_strategy": "single",

@@ -220,6 +220,99 @@ def test_subflows_that_died_come_back_after_the_watchdogs_re_add(bed, converged)
     assert not any(found["Multipath TCP for the fabric connections"][host]["changed"] for host in NODES), found
 
 
+def rejoins_used(bed, host):
+    """{local token: add_addr_accepted} of the MPTCP fabric connections ``host`` opened: the
+    announced addresses each one's path manager has joined (ss leaves out a 0)."""
+    out = {}
+    for line in bed.run(host, "ss -HMni state established '( dport = :3001 )'").stdout.splitlines():
+        token = re.search(r"(?:^|\s)token:([0-9a-f]+)", line)
+        if token:
+            used = re.search(r"(?:^|\s)add_addr_accepted:(\d+)", line)
+            out[token.group(1)] = int(used.group(1)) if used else 0
+    return out
+
+
+def test_a_link_lost_longer_than_the_servers_keepalive_keeps_every_subflow_and_every_re_join(bed, converged):
+    # With the server's default fabric keepalive-time (1 s) the kernel closed an idle subflow on the
+    # lost link about 10 s in, and each such death used up one of the connection's 8 re-joins for
+    # good; the role's keepalive-time (600 s under mptcp) keeps them through the loss.
+    for host in NODES:
+        assert "keepalive-time 600" in bed.run(host, "sed -n '/fabric {/,/}/p' /etc/aerospike/aerospike.conf").stdout
+    before = dict((host, connections(bed, host)) for host in NODES)
+    used = dict((host, rejoins_used(bed, host)) for host in NODES)
+    first = readds(bed)
+    during, after, back, whole = flap(bed, seconds=15)
+    time.sleep(3)  # the watchdogs look at the subflows a second after the paths are back
+    now = readds(bed)
+    print("link fab1 of n1 down 15 s: every connection on both links again %.1f s after; re-adds %s; re-joins used "
+          "before %s, after %s" % (back, dict((h, now[h]["readded"] - first[h]["readded"]) for h in NODES),
+                                   dict((h, sorted(set(used[h].values()))) for h in NODES),
+                                   dict((h, sorted(set(rejoins_used(bed, h).values()))) for h in NODES)))
+    for host in NODES:
+        assert set(after[host]) == set(before[host]), host
+    assert whole, after
+    assert all(now[h]["readded"] == first[h]["readded"] for h in NODES), (first, now)
+    assert dict((host, rejoins_used(bed, host)) for host in NODES) == used
+    assert all(now[h]["short"] == {"opened": 0, "accepted": 0} and now[h]["exhausted"] == 0 for h in NODES), now
+
+
+def delete_fab1_endpoint(bed, host):
+    """Delete ``host``'s endpoint on its fab1 address, whatever id a re-add left it with."""
+    for endpoint in mptcp_apply.parse_endpoints(bed.run(host, "ip mptcp endpoint show").stdout):
+        if endpoint["address"] == bed.plan[host]["fab1"][0]:
+            bed.run(host, "ip mptcp endpoint delete id %d" % endpoint["id"], check=False)
+
+
+def test_connections_that_used_up_their_re_joins_are_reported_until_the_server_opens_them_anew(bed, converged):
+    # Subflows that died (ss -K) and the watchdogs' re-add (their endpoints went missing), round after
+    # round. A connection whose fab1 join died re-joins with one more of its 8 places each round; one
+    # whose first subflow was on fab1 re-joins that address without using a place (the kernel does
+    # not count a connection's initial address as a new one), so it stays where it started.
+    start = rejoins_used(bed, "n1")
+    fab1 = dict((host, bed.plan[host]["fab1"][0]) for host in NODES)
+    rounds = 0
+    used = start
+    while rounds < 12 and (rounds < 2 or any(start[token] < count < 8 for token, count in used.items())):
+        rounds += 1
+        bed.run("n1", "ss -K state established '( sport = :3001 or dport = :3001 )' dst %s" % fab1["n2"])
+        bed.run("n1", "ss -K state established '( sport = :3001 or dport = :3001 )' src %s" % fab1["n1"])
+        for host in NODES:
+            delete_fab1_endpoint(bed, host)
+        time.sleep(4)   # the watchdogs see their endpoints missing (resync 1 s) and re-add them (1 s pause)
+        used = rejoins_used(bed, "n1")
+    full = sorted(token for token, count in used.items() if count == 8)
+    print("%d rounds of dead fab1 subflows and re-adds: n1's connections used %s of their 8 places (they started "
+          "with %s)" % (rounds, sorted(used.values()), sorted(start.values())))
+    assert set(used) == set(start) and full, used
+    assert all(used[token] == start[token] for token in used if token not in full), (start, used)
+    # one more death: the peer's next announcement of fab1 is not joined by those any more
+    bed.run("n1", "ss -K state established '( sport = :3001 or dport = :3001 )' dst %s" % fab1["n2"])
+    delete_fab1_endpoint(bed, "n2")
+    deadline = time.time() + 30
+    # (the others, back on their first address, rejoin it when n2's watchdog has re-added it)
+    while time.time() < deadline and (readds(bed)["n1"].get("exhausted"), readds(bed)["n1"].get("short", {}).get("opened")) != \
+            (len(full), len(full)):
+        time.sleep(1)
+    status = readds(bed)["n1"]
+    journal = bed.run("n1", "journalctl -u clusterfabric-linkwatch -o cat --no-pager").stdout
+    print("then n1's status for fab1: short %s, exhausted %s" % (status["short"], status["exhausted"]))
+    assert status["exhausted"] == len(full) and status["short"]["opened"] == len(full), status
+    assert "link fab1: %d connection%s this node opened can no longer get a subflow on it" % (
+        len(full), "" if len(full) == 1 else "s") in journal
+    # a restart of the servers opens every connection anew: whole again, nothing exhausted
+    for host in NODES:
+        bed.run(host, "systemctl restart aerospike")
+    tba.Server(bed).wait_cluster(timeout=120)
+    wait_connections(bed)
+    deadline = time.time() + 40
+    while time.time() < deadline and any(readds(bed)[h].get("exhausted") for h in NODES):
+        time.sleep(1)
+    assert not any(readds(bed)[h]["exhausted"] for h in NODES), readds(bed)
+    assert "link fab1: no connection is exhausted any more" in \
+        bed.run("n1", "journalctl -u clusterfabric-linkwatch -o cat --no-pager").stdout
+    assert all(subflows(bed, host)["short"] == 0 for host in NODES)
+
+
 def test_switching_back_to_balanced_removes_it_all(bed, converged):
     result, found, stats = site(bed, "-e", "fabric_strategy=balanced")
     assert result.returncode == 0, (result.stdout[-6000:], result.stderr[-3000:])

@@ -36,8 +36,12 @@ and READD_SETTLE_S later adds them back (``add ADDR dev DEV signal
 id N``), which makes the path manager announce the address again on every existing connection:
 the peers join it and the connections get their subflow on that link back. The pause lets the
 peers, which see the path come back too, delete theirs first: a delete also closes the subflows
-a node opened from that address, which only a later announcement of the peer brings back. The status file then reports per link the
-endpoints and when they were last re-added.
+a node opened from that address, which only a later announcement of the peer brings back. Only
+the connections this node accepted count for that look: a connection it opened gets its subflow
+back from the peer's announcement, which the peer's own watchdog makes. The status file then
+reports per link the endpoints, when they were last re-added, the connections short of the link
+and those that can no longer get a subflow on it (``exhausted``: the kernel's per-connection
+count of accepted announcements is at its maximum; see EXHAUSTED below).
 
 The decision logic (Path, Watchdog, render_transaction, config checks) is pure and takes the
 time as an argument; the I/O around it (probes, carrier, nft, status file, systemd) is thin.
@@ -89,7 +93,20 @@ READD_CHECK_S = 1.0
 # after this node's add: the pause doubles at each one).
 READD_VERIFY_S = 2.0
 READD_ATTEMPTS = 3
+# Kind mptcp, EXHAUSTED: the in-kernel path manager counts, per connection, the announced addresses
+# it joined (add_addr_accepted, at most add_addr_accepted_max = the limit, 8 at most) and gives a
+# place back only when an RM_ADDR removes a live subflow; a join that died first (a link loss
+# longer than the fabric keepalive, a reset) keeps its place for the connection's lifetime
+# (mptcp_net-next issue 498, still so on 6.18). Each such death uses one of the connection's 8
+# places (a re-join of the address the connection first dialled excepted: that announcement is
+# not counted); with every place used the peer's announcements are ignored and the connection
+# stays without that link until it is opened anew. Also why a re-add is only made where it helps: its
+# delete closes this node's live joins from that address, and that uses a place of each too.
+# Seconds between two looks at the subflows for the status file (a re-add looks at once).
+SUBFLOWS_LOOK_S = 10.0
 _SUBFLOW_TOKEN_RE = re.compile(r"tcp-ulp-mptcp.*?token:[0-9a-fA-F]+(?:\(id:\d+\))?/([0-9a-fA-F]+)")
+_MSK_TOKEN_RE = re.compile(r"(?:^|\s)token:([0-9a-fA-F]+)(?:\s|$)")
+_MSK_COUNTER_RE = re.compile(r"(?:^|\s)(add_addr_accepted|add_addr_accepted_max):(\d+)")
 SETTINGS = {
     # name: (default, minimum, maximum)
     "interval_ms": (100, 10, 60000),
@@ -524,8 +541,9 @@ class Watchdog(object):
                 info["state"] = state
                 info["since"] = now
 
-    def status(self, wall, now, rules=None, applied=None):
-        """The status document (times as epoch seconds; ``wall`` and ``now`` are the same instant)."""
+    def status(self, wall, now, rules=None, applied=None, view=None):
+        """The status document (times as epoch seconds; ``wall`` and ``now`` are the same instant);
+        kind mptcp: ``view`` is the last subflow_view(), when there is one."""
         def epoch(value):
             return round(wall - (now - value), 3)
 
@@ -541,6 +559,8 @@ class Watchdog(object):
                     readded=readd["count"], readded_at=None if readd["at"] is None else epoch(readd["at"]),
                     readd_skipped=readd.get("skipped", 0),
                     readd_pending=name in self.readd, readd_error=readd["error"])
+                if view and name in view:
+                    links[name].update(view[name])
         peers = {}
         for (link, peer), path in sorted(self.paths.items()):
             state = path.state if self.links[link]["carrier"] else "down"
@@ -666,31 +686,86 @@ def missing_endpoints(config, present):
             if not any(not entry["implicit"] for entry in on.get(_address_key(e["address"]), []))]
 
 
-def short_links(text, config):
-    """The links some MPTCP connection has no subflow on, from ``ss -Htni`` output of the fabric
-    ports: subflows grouped into connections by their local token (``token:REMOTE/LOCAL``), each
-    on the link of its local address (one of this node's endpoints), or else of its peer's address
-    (under anchor placement a node's NAT takes the subflows it accepts to its anchor). None when
-    nothing is known."""
+def _unmapped(text):
+    """An address of ``ss`` output without brackets, and an IPv4-mapped IPv6 one (a dual-stack
+    listener's) as the IPv4 address it is."""
+    text = text.strip("[]")
+    try:
+        address = ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return text
+    mapped = getattr(address, "ipv4_mapped", None)
+    return str(mapped) if mapped is not None else text
+
+
+def connection_links(text, config):
+    """{local token: {"accepted": bool, "links": set}} of ``ss -Htni`` output of the fabric ports:
+    subflows grouped into connections by their local token (``token:REMOTE/LOCAL``), each on the
+    link of its local address (one of this node's endpoints), or else of its peer's address (under
+    anchor placement a node's NAT takes the subflows it accepts to its anchor); ``accepted`` when
+    its local port is a fabric port (a peer opened it)."""
     links_of = dict((e["address"], e["link"]) for e in config["endpoints"])
     peer_links = dict((address, link) for links in config.get("peers", {}).values()
                       for link, addresses in links.items() for address in addresses)
-    names = [link["name"] for link in config["links"]]
+    ports = set(str(port) for port in config.get("ports", ()))
     connections = {}
     local = remote = None
+    accepted = False
     for line in text.splitlines():
         if line[:1] not in (" ", "\t"):
             fields = line.split()
-            local = fields[2].rsplit(":", 1)[0].strip("[]") if len(fields) >= 4 else None
-            remote = fields[3].rsplit(":", 1)[0].strip("[]") if len(fields) >= 4 else None
+            local = fields[2].rsplit(":", 1) if len(fields) >= 4 else None
+            remote = _unmapped(fields[3].rsplit(":", 1)[0]) if len(fields) >= 4 else None
+            accepted = bool(local) and len(local) == 2 and local[1] in ports
+            local = _unmapped(local[0]) if local else None
             continue
         match = _SUBFLOW_TOKEN_RE.search(line)
         if match and local is not None:
-            links = connections.setdefault(match.group(1), set())
+            entry = connections.setdefault(match.group(1), {"accepted": accepted, "links": set()})
+            entry["accepted"] = entry["accepted"] or accepted
             link = links_of.get(local) or peer_links.get(remote)
             if link:
-                links.add(link)
-    return sorted(set(name for links in connections.values() for name in names if name not in links))
+                entry["links"].add(link)
+    return connections
+
+
+def short_links(text, config, accepted=None):
+    """The links some MPTCP connection has no subflow on (connection_links); with ``accepted``
+    True or False, of the connections this node accepted, or opened, only."""
+    names = [link["name"] for link in config["links"]]
+    connections = [entry for entry in connection_links(text, config).values()
+                   if accepted is None or entry["accepted"] == accepted]
+    return sorted(set(name for entry in connections for name in names if name not in entry["links"]))
+
+
+def parse_msk_counters(text):
+    """{local token: (add_addr_accepted, add_addr_accepted_max)} of ``ss -HMni`` output (the MPTCP
+    sockets; ss leaves out a counter that is 0)."""
+    out = {}
+    for line in text.splitlines():
+        token = _MSK_TOKEN_RE.search(line)
+        if not token:
+            continue
+        counters = dict((name, int(value)) for name, value in _MSK_COUNTER_RE.findall(line))
+        out[token.group(1)] = (counters.get("add_addr_accepted", 0), counters.get("add_addr_accepted_max"))
+    return out
+
+
+def subflow_view(text, msk_text, config):
+    """Per link, {short: {opened, accepted}, exhausted}: the connections (opened by this node,
+    accepted from a peer) with no subflow on it, and of the opened ones those whose path manager
+    can join no more announcements (EXHAUSTED: add_addr_accepted at add_addr_accepted_max)."""
+    counters = parse_msk_counters(msk_text or "")
+    view = dict((link["name"], {"short": {"opened": 0, "accepted": 0}, "exhausted": 0}) for link in config["links"])
+    for token, entry in connection_links(text, config).items():
+        for name, info in view.items():
+            if name in entry["links"]:
+                continue
+            info["short"]["accepted" if entry["accepted"] else "opened"] += 1
+            used, most = counters.get(token, (0, None))
+            if not entry["accepted"] and most is not None and used >= most:
+                info["exhausted"] += 1
+    return view
 
 
 def parse_endpoints(text):
@@ -1256,6 +1331,14 @@ class IpMptcp(object):
         ok, out, dummy = self._run([ss, "-Htni", "state", "established", "( %s )" % where])
         return out if ok else None
 
+    def connections(self, ports):
+        """``ss -HMni`` of the established MPTCP sockets on ``ports`` (their path manager's
+        counters); None when ss fails."""
+        ss = shutil.which("ss", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin:/usr/bin:/bin") or "ss"
+        where = " or ".join("sport = :%d or dport = :%d" % (port, port) for port in ports)
+        ok, out, dummy = self._run([ss, "-HMni", "state", "established", "( %s )" % where])
+        return out if ok else None
+
     def endpoints(self):
         """parse_endpoints() of the endpoints in place; None when they cannot be read."""
         ok, out, dummy = self._run([self.command, "mptcp", "endpoint", "show"])
@@ -1333,6 +1416,9 @@ class Daemon(object):
         self.check_at = {}  # kind mptcp: link -> when its subflows are looked at (a path came back)
         self.forced = set()  # kind mptcp: links re-added without a look (endpoints missing)
         self.verifying = {}  # kind mptcp: link -> (when its subflows are looked at after a re-add, re-adds in a row)
+        self.view = None     # kind mptcp: subflow_view() of the last look at the subflows
+        self.view_at = None  # its wall-clock time
+        self.look_due = clock() + SUBFLOWS_LOOK_S
         self.interval = config["interval_ms"] / 1000.0
         timeout = (config["timeout_ms"] or config["interval_ms"]) / 1000.0
         if prober is not None:
@@ -1455,14 +1541,38 @@ class Daemon(object):
             self.verifying[link] = (now + READD_VERIFY_S, attempts)
         log("endpoints re-added (%s): %s" % (reason, "; ".join(adds)))
 
+    def look(self, now):
+        """Look at the subflows: ``ss -Htni`` text (None when ss fails), and the per-link view for
+        the status file, with a journal line when connections became EXHAUSTED (see there)."""
+        self.look_due = now + SUBFLOWS_LOOK_S
+        text = self.ip.subflows(self.config["ports"])
+        if text is None:
+            return None
+        view = subflow_view(text, self.ip.connections(self.config["ports"]), self.config)
+        for name, info in sorted(view.items()):
+            before = self.view[name]["exhausted"] if self.view else 0
+            if info["exhausted"] > before:
+                log("link %s: %d connection%s this node opened can no longer get a subflow on it: the kernel's "
+                    "path manager has used up its %s for joining announced addresses (a subflow that died "
+                    "keeps its place: mptcp_net-next issue 498); only a connection opened anew (a restart of "
+                    "the service) has the link again" % (
+                        name, info["exhausted"], "" if info["exhausted"] == 1 else "s",
+                        "place" if info["exhausted"] == 1 else "places"))
+            elif before and not info["exhausted"]:
+                log("link %s: no connection is exhausted any more" % name)
+        if view != self.view:
+            self.status_generation = None
+        self.view, self.view_at = view, self.wall()
+        return text
+
     def verify_readds(self, now):
-        """READD_VERIFY_S after a re-add: a link some connection still has no subflow on is re-added
-        again, READD_ATTEMPTS times in a row at most."""
+        """READD_VERIFY_S after a re-add: a link some connection this node accepted still has no
+        subflow on is re-added again, READD_ATTEMPTS times in a row at most."""
         due = sorted(link for link, (at, dummy) in self.verifying.items() if at <= now)
         if not due:
             return
-        text = self.ip.subflows(self.config["ports"])
-        short = None if text is None else short_links(text, self.config)
+        text = self.look(now)
+        short = None if text is None else short_links(text, self.config, accepted=True)
         for link in due:
             dummy, attempts = self.verifying.pop(link)
             if short is None or link not in short:
@@ -1470,10 +1580,10 @@ class Daemon(object):
             if link in self.core.readd or link in self.deleted:
                 continue  # a path of it came back again meanwhile: that re-add is under way
             if attempts >= READD_ATTEMPTS:
-                log("link %s: some connection still has no subflow on it after %d re-adds; "
+                log("link %s: some connection it accepted still has no subflow on it after %d re-adds; "
                     "the next re-add waits for a path of it to come back" % (link, attempts))
                 continue
-            log("link %s: some connection still has no subflow on it after the re-add: re-adding again" % link)
+            log("link %s: some connection it accepted still has no subflow on it after the re-add: re-adding again" % link)
             self.core.readd.add(link)
             self.forced.add(link)
             self.verifying[link] = (float("inf"), attempts)  # carried to the next re-add's count
@@ -1481,8 +1591,10 @@ class Daemon(object):
 
     def needing_readd(self, pending, now):
         """Of the links whose paths came back, those due for a re-add: READD_CHECK_S after that, the
-        ones where some connection has no subflow (or the subflows cannot be read). The others are
-        done: their subflows resumed by themselves."""
+        ones where some connection this node accepted has no subflow (or the subflows cannot be
+        read). The others are done: their subflows resumed by themselves, or only connections this
+        node opened lack the link, and those get it from the peer's re-add (a re-add here would only
+        close this node's live joins on the link: EXHAUSTED)."""
         due = []
         for link in pending:
             if link in self.forced:
@@ -1494,8 +1606,8 @@ class Daemon(object):
         if not due:
             return []
         looked = [link for link in due if link not in self.forced]
-        text = self.ip.subflows(self.config["ports"]) if looked else None
-        short = None if text is None else short_links(text, self.config)
+        text = self.look(now) if looked else None
+        short = None if text is None else short_links(text, self.config, accepted=True)
         out = []
         for link in due:
             self.check_at.pop(link, None)
@@ -1505,7 +1617,7 @@ class Daemon(object):
                 self.core.readd.discard(link)
                 self.core.readds[link]["skipped"] = self.core.readds[link].get("skipped", 0) + 1
                 self.status_generation = None
-                log("link %s is back and every connection has its subflow on it: no re-add" % link)
+                log("link %s is back and every connection it accepted has its subflow on it: no re-add" % link)
         self.forced.difference_update(out)
         return out
 
@@ -1545,6 +1657,9 @@ class Daemon(object):
         mptcp: notice endpoints of ours that went missing."""
         if self.mptcp:
             self.check_endpoints()
+            now = self.clock()
+            if now >= self.look_due:
+                self.look(now)
             return
         handles = self.nft.handles(self.config["table"])
         if handles is None or handles == self.handles:
@@ -1563,7 +1678,9 @@ class Daemon(object):
         wall = self.wall()
         if not force and self.status_generation == self.core.generation and wall < self.status_due:
             return
-        document = self.core.status(wall, self.clock(), self.core.rules(), self.apply_info)
+        document = self.core.status(wall, self.clock(), self.core.rules(), self.apply_info, self.view)
+        if self.mptcp:
+            document["subflows_looked"] = None if self.view_at is None else round(self.view_at, 3)
         try:
             write_status(self.config["status_file"], document)
         except OSError as exc:

@@ -237,3 +237,17 @@ def test_an_anchor_needs_mptcp():
     with pytest.raises(FabricError, match="fabric_mptcp_anchor_subnet: an anchor address exists only under "
                                           "fabric_strategy mptcp, not balanced"):
         build_network("db1", plan(2, TWO), TWO, version="8.1", strategy="balanced", anchor="198.18.9.11")
+
+
+def test_under_mptcp_an_idle_subflow_outlives_a_link_loss_unless_aerospike_network_says_otherwise():
+    # the server's keepalive-time of 1 s let the kernel close an idle subflow on a lost link after
+    # about 10 s, and each such death uses up one of the connection's 8 re-joins (linkwatch.py EXHAUSTED)
+    net = build_network("db1", plan(2, TWO), TWO, version="8.1", strategy="mptcp")
+    assert net["fabric"]["keepalive-time"] == 600
+    placed = build_network("db1", plan(2, TWO), TWO, version="8.1", strategy="mptcp", anchor="198.18.9.11")
+    assert placed["fabric"]["keepalive-time"] == 600
+    mine = build_network("db1", plan(2, TWO), TWO, version="8.1", strategy="mptcp",
+                         extra={"fabric": {"keepalive-time": 30}})
+    assert mine["fabric"]["keepalive-time"] == 30
+    for strategy in ("balanced", "native", "single"):
+        assert "keepalive-time" not in build_network("db1", plan(2, TWO), TWO, version="8.1", strategy=strategy)["fabric"]

@@ -164,6 +164,14 @@ def test_watchdog_states():
     # a carrier loss the watchdog has not turned into "down" yet still counts
     flapping = dict(healthy, links={"fab0": dict(STATUS["links"]["fab0"], carrier=False)})
     assert throughput.watchdog(flapping, clock=1010.0)["state"] == "degraded"
+    # kind mptcp: every link up, but connections that can no longer rejoin one of them
+    exhausted = dict(healthy, links={"fab0": dict(STATUS["links"]["fab0"], exhausted=12, short={"opened": 12})})
+    view = throughput.watchdog(exhausted, clock=1010.0)
+    assert view["state"] == "degraded" and view["exhausted"] == {"fab0": 12}
+    assert view["details"] == ["link fab0: 12 connections opened here can no longer get a subflow on it (the kernel's "
+                               "limit of re-joins per connection is used up; a restart of the service opens them anew)"]
+    assert throughput.watchdog(dict(healthy, links={"fab0": dict(STATUS["links"]["fab0"], exhausted=0)}),
+                               clock=1010.0)["state"] == "ok"
 
 
 def test_watchdog_in_the_report_and_the_table():

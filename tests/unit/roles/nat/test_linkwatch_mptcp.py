@@ -198,6 +198,100 @@ def test_short_links_are_those_a_connection_has_no_subflow_on():
     assert linkwatch.short_links("", config) == []
 
 
+def test_short_links_of_one_side_tell_opened_from_accepted_connections():
+    # aaaa (n1 opened it: the peer's port is the fabric port) covers both links, bbbb (accepted) fab0 only
+    config = linkwatch.load_config(good())
+    assert linkwatch.short_links(SHORT_ON_FAB1, config, accepted=True) == ["fab1"]
+    assert linkwatch.short_links(SHORT_ON_FAB1, config, accepted=False) == []
+    opened_short = SHORT_ON_FAB1.replace("dd65(id:102)/aaaa", "dd65(id:102)/bbbb")
+    assert linkwatch.short_links(opened_short, config, accepted=False) == ["fab1"]
+    assert linkwatch.short_links(opened_short, config, accepted=True) == []
+
+
+def test_a_dual_stack_listeners_ipv4_mapped_addresses_are_on_their_links():
+    # a listener on [::] shows IPv4 subflows as [::ffff:a.b.c.d] (measured: benchmarks/mptcp.py's sink)
+    config = linkwatch.load_config(good())
+    mapped = WHOLE.replace("198.18.0.11:3001 198.18.0.13", "[::ffff:198.18.0.11]:3001 [::ffff:198.18.0.13]") \
+        .replace("198.18.1.11:3001 198.18.1.13", "[::ffff:198.18.1.11]:3001 [::ffff:198.18.1.13]")
+    assert "[::ffff:198.18.1.11]:3001" in mapped
+    assert linkwatch.short_links(mapped, config) == []
+    assert linkwatch.connection_links(mapped, config)["bbbb"] == {"accepted": True, "links": {"fab0", "fab1"}}
+
+
+# ss -HMni of the same connections: the path manager counters (ss leaves out a counter that is 0)
+MSK = ("0      0      198.18.0.11:45318 198.18.0.12:3001\n"
+       "\t subflows:1 add_addr_signal:2 add_addr_accepted:%s subflows_max:8 add_addr_signal_max:2 "
+       "add_addr_accepted_max:8 remote_key token:aaaa write_seq:1 snd_una:1 rcv_nxt:1\n"
+       "0      0      198.18.0.11:3001 198.18.0.13:41000\n"
+       "\t subflows:0 add_addr_signal:2 subflows_max:8 add_addr_signal_max:2 add_addr_accepted_max:8 "
+       "remote_key token:bbbb write_seq:1 snd_una:1 rcv_nxt:1\n")
+
+
+def test_msk_counters_and_the_connections_that_can_no_longer_join_a_link():
+    assert linkwatch.parse_msk_counters(MSK % 8) == {"aaaa": (8, 8), "bbbb": (0, 8)}
+    assert linkwatch.parse_msk_counters("garbage\n") == {}
+    config = linkwatch.load_config(good())
+    opened_short = SHORT_ON_FAB1.replace("dd65(id:102)/aaaa", "dd65(id:102)/bbbb")   # aaaa: fab0 only
+    view = linkwatch.subflow_view(opened_short, MSK % 8, config)
+    assert view == {"fab0": {"short": {"opened": 0, "accepted": 0}, "exhausted": 0},
+                    "fab1": {"short": {"opened": 1, "accepted": 0}, "exhausted": 1}}
+    # places left: short, not exhausted; and a connection with its counters unknown is never exhausted
+    left = linkwatch.subflow_view(opened_short, MSK % 7, config)["fab1"]
+    assert left == {"short": {"opened": 1, "accepted": 0}, "exhausted": 0}
+    assert linkwatch.subflow_view(opened_short, None, config)["fab1"]["exhausted"] == 0
+    # an accepted connection's places are its peer's business: short, never exhausted here
+    view = linkwatch.subflow_view(SHORT_ON_FAB1, MSK.replace("token:bbbb", "add_addr_accepted:8 token:bbbb") % 8, config)
+    assert view["fab1"] == {"short": {"opened": 0, "accepted": 1}, "exhausted": 0}
+
+
+def test_a_link_only_connections_this_node_opened_lack_is_left_to_the_peers_re_add(tmp_path, monkeypatch, capsys):
+    # the peer gives those connections their subflow back by announcing its address again; a
+    # re-add here would only close this node's live joins on the link (each uses up a place)
+    monkeypatch.setattr(linkwatch, "read_carrier", lambda device: True)
+    lw, ip, clock = daemon(tmp_path, hold_down_s=0)
+    ip.subflow_text = SHORT_ON_FAB1.replace("dd65(id:102)/aaaa", "dd65(id:102)/bbbb")
+    ip.msk_text = MSK % 3
+    lw.handle([(("fab1", "n2"), False, "timeout")] * 3)
+    lw.handle([(("fab1", "n2"), True, None)] * 5)
+    lw.sync("change")
+    clock.now += linkwatch.READD_CHECK_S
+    assert lw.sync("change") and ip.batches == [("ss", [3001])]
+    assert "link fab1 is back and every connection it accepted has its subflow on it: no re-add" in capsys.readouterr().out
+    lw.write_status(force=True)
+    status = linkwatch.read_json(str(tmp_path / "status.json"))
+    assert status["links"]["fab1"]["short"] == {"opened": 1, "accepted": 0} and status["links"]["fab1"]["exhausted"] == 0
+    assert status["subflows_looked"] == clock.now + 5000
+
+
+def test_exhausted_connections_are_logged_once_and_looked_at_every_few_seconds(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(linkwatch, "read_carrier", lambda device: True)
+    lw, ip, clock = daemon(tmp_path, hold_down_s=0)
+    ip.subflow_text = SHORT_ON_FAB1.replace("dd65(id:102)/aaaa", "dd65(id:102)/bbbb")
+    ip.msk_text = MSK % 8
+    lw.resync()
+    assert ip.batches == [] and lw.view is None      # not yet: SUBFLOWS_LOOK_S after the start
+    lw.write_status(force=True)
+    assert linkwatch.read_json(str(tmp_path / "status.json"))["subflows_looked"] is None
+    clock.now += linkwatch.SUBFLOWS_LOOK_S
+    lw.resync()
+    out = capsys.readouterr().out
+    assert "link fab1: 1 connection this node opened can no longer get a subflow on it" in out
+    assert "mptcp_net-next issue 498" in out
+    lw.write_status()                                 # a changed view is written at once
+    assert linkwatch.read_json(str(tmp_path / "status.json"))["links"]["fab1"]["exhausted"] == 1
+    clock.now += linkwatch.SUBFLOWS_LOOK_S
+    lw.resync()
+    assert len(ip.batches) == 2 and capsys.readouterr().out == ""   # looked again, said once
+    ip.subflow_text, ip.msk_text = WHOLE, MSK % 1                  # the service was restarted
+    clock.now += linkwatch.SUBFLOWS_LOOK_S
+    lw.resync()
+    assert "link fab1: no connection is exhausted any more" in capsys.readouterr().out
+    ip.subflow_text = None                                          # ss failed: the last view stays
+    clock.now += linkwatch.SUBFLOWS_LOOK_S
+    lw.resync()
+    assert lw.view["fab1"]["exhausted"] == 0 and len(ip.batches) == 4
+
+
 def test_subflows_that_resumed_by_themselves_are_left_alone(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(linkwatch, "read_carrier", lambda device: True)
     lw, ip, clock = daemon(tmp_path, hold_down_s=0)
@@ -207,7 +301,7 @@ def test_subflows_that_resumed_by_themselves_are_left_alone(tmp_path, monkeypatc
     lw.sync("change")
     clock.now += linkwatch.READD_CHECK_S
     assert lw.sync("change") and ip.batches == [("ss", [3001])]
-    assert "link fab0 is back and every connection has its subflow on it: no re-add" in capsys.readouterr().out
+    assert "link fab0 is back and every connection it accepted has its subflow on it: no re-add" in capsys.readouterr().out
     lw.write_status(force=True)
     fab0 = linkwatch.read_json(str(tmp_path / "status.json"))["links"]["fab0"]
     assert fab0["readded"] == 0 and fab0["readd_skipped"] == 1 and not fab0["readd_pending"]
@@ -223,10 +317,14 @@ class FakeIp(object):
         self.implicit = set()
         self.fail = None
         self.subflow_text = None  # ss failed: the daemon re-adds without knowing
+        self.msk_text = ""        # ss -M: the connections' path manager counters
 
     def subflows(self, ports):
         self.batches.append(("ss", list(ports)))
         return self.subflow_text
+
+    def connections(self, ports):
+        return self.msk_text
 
     def delete(self, lines):
         self.batches.append(("delete", list(lines)))
@@ -392,7 +490,7 @@ def test_a_re_add_that_left_a_connection_short_is_repeated_a_bounded_number_of_t
     assert out.count("still has no subflow on it after the re-add: re-adding again") == linkwatch.READD_ATTEMPTS - 1
     assert [float(line.split(" in ")[-1].split()[0]) for line in out.splitlines() if "adding them back in" in line] == [
         linkwatch.READD_SETTLE_S * 2 ** attempt for attempt in range(linkwatch.READD_ATTEMPTS)]   # the pause doubles
-    assert "link fab1: some connection still has no subflow on it after %d re-adds" % linkwatch.READD_ATTEMPTS in out
+    assert "link fab1: some connection it accepted still has no subflow on it after %d re-adds" % linkwatch.READD_ATTEMPTS in out
     assert lw.sync("change")
     lw.write_status(force=True)
     fab1 = linkwatch.read_json(str(tmp_path / "status.json"))["links"]["fab1"]
