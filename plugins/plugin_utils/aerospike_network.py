@@ -27,8 +27,8 @@ BULK_RECV_THREADS = 4
 # the subflow's probe count is the kernel's, whatever keepalive-probes says). A subflow that died
 # uses up, for the connection's lifetime, one of the 8 announcements its path manager may join
 # (roles/nat/files/linkwatch.py EXHAUSTED): with the server's 1 s a two-link connection came back
-# from 6 link losses of 9 s and never from the 7th; with 120 s, 15 s losses left every subflow
-# alive and used none. Dead peers do not need the keepalive: the server closes a node's fabric
+# from 6 link losses of 9 s and never from the 7th; with 600 s, 7 losses of 20 s left every
+# subflow alive and used none. Dead peers do not need the keepalive: the server closes a node's fabric
 # connections when the heartbeat says it left. docs/mptcp.md#how-many-link-losses-a-connection-comes-back-from.
 MPTCP_KEEPALIVE_TIME = 600
 

@@ -1553,11 +1553,11 @@ class Daemon(object):
             before = self.view[name]["exhausted"] if self.view else 0
             if info["exhausted"] > before:
                 log("link %s: %d connection%s this node opened can no longer get a subflow on it: the kernel's "
-                    "path manager has used up its %s for joining announced addresses (a subflow that died "
+                    "path manager joins no more announced addresses for %s than its limit (a subflow that died "
                     "keeps its place: mptcp_net-next issue 498); only a connection opened anew (a restart of "
                     "the service) has the link again" % (
                         name, info["exhausted"], "" if info["exhausted"] == 1 else "s",
-                        "place" if info["exhausted"] == 1 else "places"))
+                        "it" if info["exhausted"] == 1 else "each"))
             elif before and not info["exhausted"]:
                 log("link %s: no connection is exhausted any more" % name)
         if view != self.view:
@@ -1654,7 +1654,8 @@ class Daemon(object):
 
     def resync(self):
         """Notice our tables being loaded anew (a fabric_nat run, the boot unit) or removed; kind
-        mptcp: notice endpoints of ours that went missing."""
+        mptcp: notice endpoints of ours that went missing, and look at the subflows every
+        SUBFLOWS_LOOK_S for the status file."""
         if self.mptcp:
             self.check_endpoints()
             now = self.clock()

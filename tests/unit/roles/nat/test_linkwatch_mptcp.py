@@ -198,6 +198,14 @@ def test_short_links_are_those_a_connection_has_no_subflow_on():
     assert linkwatch.short_links("", config) == []
 
 
+def path_back(lw, clock, link, peer="n2"):
+    """``link``'s path to ``peer`` goes down and comes back up; READD_CHECK_S later the daemon looks."""
+    lw.handle([((link, peer), False, "timeout")] * 3)
+    lw.handle([((link, peer), True, None)] * 5)
+    lw.sync("change")
+    clock.now += linkwatch.READD_CHECK_S
+
+
 def test_short_links_of_one_side_tell_opened_from_accepted_connections():
     # aaaa (n1 opened it: the peer's port is the fabric port) covers both links, bbbb (accepted) fab0 only
     config = linkwatch.load_config(good())
@@ -251,10 +259,7 @@ def test_a_link_only_connections_this_node_opened_lack_is_left_to_the_peers_re_a
     lw, ip, clock = daemon(tmp_path, hold_down_s=0)
     ip.subflow_text = SHORT_ON_FAB1.replace("dd65(id:102)/aaaa", "dd65(id:102)/bbbb")
     ip.msk_text = MSK % 3
-    lw.handle([(("fab1", "n2"), False, "timeout")] * 3)
-    lw.handle([(("fab1", "n2"), True, None)] * 5)
-    lw.sync("change")
-    clock.now += linkwatch.READD_CHECK_S
+    path_back(lw, clock, "fab1")
     assert lw.sync("change") and ip.batches == [("ss", [3001])]
     assert "link fab1 is back and every connection it accepted has its subflow on it: no re-add" in capsys.readouterr().out
     lw.write_status(force=True)
@@ -295,11 +300,8 @@ def test_exhausted_connections_are_logged_once_and_looked_at_every_few_seconds(t
 def test_subflows_that_resumed_by_themselves_are_left_alone(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(linkwatch, "read_carrier", lambda device: True)
     lw, ip, clock = daemon(tmp_path, hold_down_s=0)
-    ip.subflow_text = SHORT_ON_FAB1.replace("dd65(id:102)/aaaa", "dd65(id:102)/bbbb")  # every connection on both
-    lw.handle([(("fab0", "n2"), False, "timeout")] * 3)
-    lw.handle([(("fab0", "n2"), True, None)] * 5)
-    lw.sync("change")
-    clock.now += linkwatch.READD_CHECK_S
+    ip.subflow_text = SHORT_ON_FAB1.replace("dd65(id:102)/aaaa", "dd65(id:102)/bbbb")  # every connection on fab0
+    path_back(lw, clock, "fab0")
     assert lw.sync("change") and ip.batches == [("ss", [3001])]
     assert "link fab0 is back and every connection it accepted has its subflow on it: no re-add" in capsys.readouterr().out
     lw.write_status(force=True)
@@ -448,10 +450,7 @@ def test_a_failed_re_add_is_retried_after_resync_s_and_logged_once(tmp_path, mon
 def fab1_back_short(lw, ip, clock, delete=True):
     """fab1's path to n2 goes down and comes back, and a connection has no subflow on it; with
     ``delete``, the look READD_CHECK_S later (which deletes the endpoint) is taken too."""
-    lw.handle([(("fab1", "n2"), False, "timeout")] * 3)
-    lw.handle([(("fab1", "n2"), True, None)] * 5)
-    lw.sync("change")
-    clock.now += linkwatch.READD_CHECK_S
+    path_back(lw, clock, "fab1")
     ip.subflow_text = SHORT_ON_FAB1
     if delete:
         lw.sync("change")
