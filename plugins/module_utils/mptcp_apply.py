@@ -252,7 +252,6 @@ class Node(object):
         self.name = host_name or "this host"
         self.systemd_reload = False
         self.restart = []
-        self.anchor_before = []
 
     def fail(self, text):
         raise FabricError("host %s: %s" % (self.name, text))
@@ -471,22 +470,29 @@ class Node(object):
                             [lambda: self.tools.run([nft, "-f", ANCHOR_NFT], what="nft -f %s" % ANCHOR_NFT)])
         return nft or "/usr/sbin/nft"
 
-    def anchor_gone(self, ip):
-        """No placement: the script file, the live table, and the anchor address and route."""
+    def anchor_gone(self, ip, before):
+        """No placement: the script file, the live table, and the anchor address and route
+        (``before``: anchor_lines() from before the drop-ins changed)."""
         self.file(ANCHOR_NFT, None)
         nft, present = self.anchor_live()
         if present:
             self.change.add("nft table ip %s (live)" % ANCHOR_TABLE, "table ip %s\n" % ANCHOR_TABLE, "",
                             [lambda: self.tools.run([nft, "delete", "table", "ip", ANCHOR_TABLE],
                                                     what="nft delete table ip %s" % ANCHOR_TABLE)])
-        self.anchor_lines_gone(ip)
+        self.anchor_lines_gone(ip, before)
 
-    def anchor_lines_gone(self, ip, kept=()):
-        """The anchor address and route that our drop-ins put in place (read from them before they
-        changed), but for those in ``kept`` (the wanted anchor's: a changed subnet or node id)."""
+    def anchor_lines(self):
+        """The lines of our drop-ins that put an anchor address and route in place."""
+        return [line for service in self.our_dropins() for line in (self.host.read(dropin_path(service)) or "").splitlines()
+                if _ANCHOR_ADDRESS_RE.match(line) or _ANCHOR_ROUTE_RE.match(line)]
+
+    def anchor_lines_gone(self, ip, before, kept=()):
+        """The anchor address and route that ``before`` (anchor_lines() from before the drop-ins
+        changed) put in place, but for those in ``kept`` (the wanted anchor's: a changed subnet or
+        node id)."""
         if not ip:
             return
-        for line in self.anchor_before:
+        for line in before:
             address = _ANCHOR_ADDRESS_RE.match(line)
             route = _ANCHOR_ROUTE_RE.match(line)
             address = address if address and address.group(2) not in kept else None
@@ -516,13 +522,15 @@ class Node(object):
                             [lambda: self.tools.run([systemctl, "enable", UNIT], what="systemctl enable %s" % UNIT)])
         return current
 
+    def our_dropins(self):
+        """The services that have a drop-in of ours."""
+        return sorted(name[:-2] for name in self.host.listdir(UNIT_DIR)
+                      if name.endswith(".service.d") and self.host.exists(dropin_path(name[:-2])))
+
     def dropins(self, services, library, anchor=None):
         """Drop-ins for ``services`` (none: remove every one of ours; ``anchor`` with its
         ``service``: that one loads the placement); returns the services changed."""
-        ours = sorted(name[:-2] for name in self.host.listdir(UNIT_DIR)
-                      if name.endswith(".service.d") and self.host.exists(dropin_path(name[:-2])))
-        self.anchor_before = [m for s in ours for m in (self.host.read(dropin_path(s)) or "").splitlines()
-                              if _ANCHOR_ADDRESS_RE.match(m) or _ANCHOR_ROUTE_RE.match(m)]
+        ours = self.our_dropins()
         changed = []
         for service in sorted(set(ours) | set(services)):
             mine = anchor if anchor and anchor["service"] == service else None
@@ -590,11 +598,12 @@ def converge(host, state, rendered, services, library="", install_packages=True,
         anchor = rendered.get("anchor")
         if anchor:
             anchor = dict(anchor, ip=ip or "/usr/sbin/ip", nft=node.anchor(anchor, services))
+        before = node.anchor_lines()
         changed = node.dropins(services, result_library, anchor)
         if anchor:
-            node.anchor_lines_gone(ip, kept=("%s/32" % anchor["address"], anchor["subnet"]))
+            node.anchor_lines_gone(ip, before, kept=("%s/32" % anchor["address"], anchor["subnet"]))
         else:
-            node.anchor_gone(ip)
+            node.anchor_gone(ip, before)
         wrapped = node.wrapped_now(services)
         node.restart = [s for s in services if s in wrapped and (s in changed or not wrapped[s])]
         for service in node.restart:
@@ -620,8 +629,9 @@ def converge(host, state, rendered, services, library="", install_packages=True,
             match = _LIMITS_RE.search(unit or "")
             if match and node.live_limits(ip) == {"subflows": int(match.group(1)), "add_addr_accepted": int(match.group(2))}:
                 node.limits(ip, dict(KERNEL_LIMITS))   # back to the kernel's defaults, if nobody changed them since
+        before = node.anchor_lines()
         changed = node.dropins([], None)
-        node.anchor_gone(ip)
+        node.anchor_gone(ip, before)
         wrapped = node.wrapped_now(changed)
         node.restart = [s for s in changed if wrapped.get(s)]
         node.file(SYSCTL_FILE, None)

@@ -1324,20 +1324,21 @@ class IpMptcp(object):
         self.delete(deletes)
         return self.add(adds)
 
-    def subflows(self, ports):
-        """``ss -Htni`` of the established sockets on ``ports`` (their subflows' info); None when ss fails."""
+    def _ss(self, flags, ports):
+        """``ss FLAGS`` of the established sockets on ``ports``; None when ss fails."""
         ss = shutil.which("ss", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin:/usr/bin:/bin") or "ss"
         where = " or ".join("sport = :%d or dport = :%d" % (port, port) for port in ports)
-        ok, out, dummy = self._run([ss, "-Htni", "state", "established", "( %s )" % where])
+        ok, out, dummy = self._run([ss, flags, "state", "established", "( %s )" % where])
         return out if ok else None
+
+    def subflows(self, ports):
+        """``ss -Htni`` of the established sockets on ``ports`` (their subflows' info); None when ss fails."""
+        return self._ss("-Htni", ports)
 
     def connections(self, ports):
         """``ss -HMni`` of the established MPTCP sockets on ``ports`` (their path manager's
         counters); None when ss fails."""
-        ss = shutil.which("ss", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin:/usr/bin:/bin") or "ss"
-        where = " or ".join("sport = :%d or dport = :%d" % (port, port) for port in ports)
-        ok, out, dummy = self._run([ss, "-HMni", "state", "established", "( %s )" % where])
-        return out if ok else None
+        return self._ss("-HMni", ports)
 
     def endpoints(self):
         """parse_endpoints() of the endpoints in place; None when they cannot be read."""
