@@ -11,8 +11,11 @@ connections are made, what happens to them when a link fails.
                            connection arrived at and which source address it came from
   sink PORT [mptcp]        accept and close at once (the other end of `rate`; mptcp: a
                            Multipath TCP listener)
-  probe N ADDR:PORT...     N rounds over the targets in order (interleaved), one new connection
-                           each; prints JSON [[target, local, remote], ...] (null on failure)
+  probe N [TIMEOUT] ADDR:PORT...
+                           N rounds over the targets in order (interleaved), one new connection
+                           each, TIMEOUT seconds (default 3) for the connect and for the answer;
+                           prints JSON [[target, local, remote, error], ...] (local and remote
+                           null on failure, error then says what failed and after how long)
   rate SECONDS ADDR:PORT [mptcp]
                            new connections per second over SECONDS (connect, close with RST;
                            mptcp: Multipath TCP sockets, IPPROTO_MPTCP)
@@ -101,32 +104,41 @@ def _target(text):
     return host, int(port)
 
 
-def _ask(target):
+def _failed(step, exc, start):
+    name = "timeout" if isinstance(exc, socket.timeout) else errno.errorcode.get(exc.errno, exc.__class__.__name__)
+    return None, "%s: %s after %.2f s" % (step, name, time.time() - start)
+
+
+def _ask(target, timeout=3.0):
+    """(["LOCAL", "REMOTE"], None) as the server saw the connection, or (None, what failed)."""
+    start = time.time()
     try:
-        conn = socket.create_connection(target, timeout=3)
-    except OSError:
-        return None
+        conn = socket.create_connection(target, timeout=timeout)
+    except OSError as exc:
+        return _failed("connect", exc, start)
     try:
-        conn.settimeout(3)
         data = b""
         while not data.endswith(b"\n"):
             chunk = conn.recv(100)
             if not chunk:
-                return None
+                return None, "answer: closed after %.2f s" % (time.time() - start)
             data += chunk
-        return data.decode().split()
-    except OSError:
-        return None
+        return data.decode().split(), None
+    except OSError as exc:
+        return _failed("answer", exc, start)
     finally:
         conn.close()
 
 
-def probe(rounds, targets):
+def probe(rounds, args):
+    timeout = 3.0
+    if args and ":" not in args[0]:
+        timeout, args = float(args[0]), args[1:]
     out = []
     for dummy in range(int(rounds)):
-        for text in targets:
-            seen = _ask(_target(text))
-            out.append([text, seen[0] if seen else None, seen[1] if seen else None])
+        for text in args:
+            seen, error = _ask(_target(text), timeout)
+            out.append([text, seen[0] if seen else None, seen[1] if seen else None, error])
     print(json.dumps(out))
 
 

@@ -220,6 +220,32 @@ def rotation(targets):
     return order
 
 
+def link_rotation(targets):
+    """The lane order over [(link, address, weight)] (a link's addresses next to each other).
+
+    Links, not addresses, are what fills up: the rotation runs over the links (a link's share is
+    its weight times its address count) and each link cycles through its own addresses. With two
+    addresses on each of two links that is fab0 a, fab1 a, fab0 b, fab1 b, so any run of new
+    connections is split over the links within 1; rotating over the four addresses in their
+    order gave fab0, fab0, fab1, fab1 and left a peer's 14 Aerospike sockets 8 + 6 on the links.
+    One address per link gives the same order as rotation() over the targets."""
+    links = []
+    members = {}
+    for index, (link, dummy, weight) in enumerate(targets):
+        if link not in members:
+            links.append(link)
+            members[link] = []
+        members[link].append((index, weight))
+    shares = [(link, sum(weight for dummy, weight in members[link])) for link in links]
+    used = dict((link, 0) for link in links)
+    order = []
+    for link in (links[k] for k in rotation(shares)):
+        # Within a link every address has the link's weight: a plain cycle is exact.
+        order.append(members[link][used[link] % len(members[link])][0])
+        used[link] += 1
+    return order
+
+
 def _short_names(hosts):
     """host -> name usable in nft and iptables chain names (readable when safe, else a hash)."""
     names = {}
@@ -292,7 +318,7 @@ def build(plan, node, links, ports=None, primary_link=None, mode="nth", weights=
                        for a in theirs[info["name"]]]
             if not matched:
                 continue
-            order = rotation([(t[1], t[2]) for t in targets])
+            order = link_rotation(targets)
             for port in ports:
                 peer_rules.append({
                     "peer": host, "family": family, "port": port,

@@ -123,3 +123,34 @@ def test_the_probes_connect_load_records_every_attempt(tmp_path):
     with open(act) as handle:
         record = json.load(handle)
     assert record["rc"] == 0 and record["output"] == "done\n" and record["after"] >= record["before"]
+
+
+def test_probe_rows_say_where_a_connection_arrived_or_what_failed(capsys):
+    answering = nat_probe._listener(0)
+    answering_port = answering.getsockname()[1]
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(0)        # accepts into the backlog, never answers
+    silent_port = silent.getsockname()[1]
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    closed_port = closed.getsockname()[1]
+    closed.close()
+
+    def serve_once():
+        conn = answering.accept()[0]
+        nat_probe._answer(conn)
+
+    thread = threading.Thread(target=serve_once)
+    thread.start()
+    try:
+        nat_probe.probe(1, ["0.3", "127.0.0.1:%d" % answering_port, "127.0.0.1:%d" % closed_port,
+                            "127.0.0.1:%d" % silent_port])
+    finally:
+        thread.join()
+        answering.close()
+        silent.close()
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0] == ["127.0.0.1:%d" % answering_port, "127.0.0.1", "127.0.0.1", None]
+    assert rows[1][1:3] == [None, None] and rows[1][3].startswith("connect: ECONNREFUSED after ")
+    assert rows[2][1:3] == [None, None] and rows[2][3].startswith("answer: timeout after 0.3")

@@ -57,6 +57,46 @@ def test_rotation_gives_each_target_its_weight_and_stays_close_all_along(weights
             assert abs(counts[i] - n * weight / float(total)) <= 1
 
 
+@given(st.lists(st.tuples(st.integers(min_value=1, max_value=4), st.integers(min_value=1, max_value=5)),
+                min_size=1, max_size=4))
+def test_link_rotation_splits_every_run_over_the_links_and_cycles_each_links_addresses(links):
+    """links: [(addresses on the link, the link's weight)]."""
+    targets = [("l%d" % k, "a%d.%d" % (k, j), weight) for k, (count, weight) in enumerate(links) for j in range(count)]
+    order = nat_rules.link_rotation(targets)
+    assert sorted(set(order)) == list(range(len(targets)))
+    assert [order.count(i) for i in range(len(targets))] == [t[2] for t in targets]
+    shares = [count * weight for count, weight in links]
+    total = float(sum(shares))
+    assert len(order) == sum(shares)
+    per_link = [0] * len(links)
+    for n, index in enumerate(order, 1):
+        per_link[int(targets[index][0][1:])] += 1
+        for k, share in enumerate(shares):
+            assert abs(per_link[k] - n * share / total) <= 1
+    for k in range(len(links)):
+        own = [index for index in order if targets[index][0] == "l%d" % k]
+        assert own == [i for i, t in enumerate(targets) if t[0] == "l%d" % k] * links[k][1]
+
+
+def test_one_address_per_link_keeps_the_plain_rotation():
+    for weights in ([1, 1], [2, 1], [1, 3], [1, 1, 3, 12, 12]):
+        targets = [("l%d" % k, "a%d" % k, weight) for k, weight in enumerate(weights)]
+        assert nat_rules.link_rotation(targets) == nat_rules.rotation([(t[1], t[2]) for t in targets])
+
+
+def test_two_addresses_per_link_alternate_the_links():
+    links = [{"name": "fab0", "subnet": "198.18.0.0/24", "addresses_per_node": 2},
+             {"name": "fab1", "subnet": "198.18.1.0/24", "addresses_per_node": 2}]
+    plan = plan_addresses({"n1": 1, "n2": 2}, links)
+    rule = peer(nat_rules.build(plan, "n1", DEVICES), "n2")
+    lanes = [(lane["link"], lane["address"]) for lane in rule["lanes"]]
+    assert lanes == [("fab0", plan["n2"]["fab0"][0]), ("fab1", plan["n2"]["fab1"][0]),
+                     ("fab0", plan["n2"]["fab0"][1]), ("fab1", plan["n2"]["fab1"][1])]
+    # A peer's 14 Aerospike sockets (rw 8, bulk 4, ctrl, meta): 7 per link, not 8 + 6.
+    links_of_14 = [rule["lanes"][i % 4]["link"] for i in range(14)]
+    assert links_of_14.count("fab0") == links_of_14.count("fab1") == 7
+
+
 # ---------------------------------------------------------------------------- model
 def test_every_peer_gets_lanes_over_its_links_and_snat_per_link():
     model = build()
