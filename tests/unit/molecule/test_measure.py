@@ -257,10 +257,11 @@ def node(host, accepted, dialed_to):
 
 
 def balanced_nodes():
-    """Balanced NAT over four lanes: 14 connections each way, 4/4/3/3 per lane."""
-    n1 = node("n1", {"198.19.12.11": 4, "198.19.12.12": 4, "198.19.13.11": 3, "198.19.13.12": 3},
+    """Balanced NAT over four lanes (fab0 a, fab1 a, fab0 b, fab1 b): 14 connections each way,
+    4/3/4/3 per lane."""
+    n1 = node("n1", {"198.19.12.11": 4, "198.19.12.12": 3, "198.19.13.11": 4, "198.19.13.12": 3},
               {"198.19.12.13": 11, "198.19.13.13": 3})
-    n2 = node("n2", {"198.19.12.13": 4, "198.19.12.14": 4, "198.19.13.13": 3, "198.19.13.14": 3},
+    n2 = node("n2", {"198.19.12.13": 4, "198.19.12.14": 3, "198.19.13.13": 4, "198.19.13.14": 3},
               {"198.19.12.11": 10, "198.19.13.11": 4})
     return {"n1": n1, "n2": n2}
 
@@ -280,7 +281,7 @@ def test_expected_sockets_are_the_channels():
 
 def test_lanes_links_and_dialed():
     nodes = balanced_nodes()
-    assert nodes["n1"]["links"] == {"fab0": {"in": 8, "out": 14}, "fab1": {"in": 6, "out": 0}}
+    assert nodes["n1"]["links"] == {"fab0": {"in": 7, "out": 14}, "fab1": {"in": 7, "out": 0}}
     assert nodes["n1"]["dialed"] == {"fab0": 11, "fab1": 3}
     stray = measure.node_sockets([{"direction": "in", "local": "198.19.11.11", "remote": "x"}], LANES["n1"], {})
     assert stray["other"] == {"in": 1, "out": 0, "addresses": ["198.19.11.11"]}
@@ -329,6 +330,41 @@ def test_socket_checks_pass_on_an_exact_rotation_and_fail_on_a_lost_lane():
     assert not measure.check_sockets_complete(short, {"n1": 14, "n2": 14})["ok"]
 
 
+def test_links_even_check_tells_alternating_lanes_from_lanes_grouped_by_link():
+    # 14 sockets over 4 lanes: alternating the links gives 4 + 3 on each link ...
+    even = balanced_nodes()
+    result = measure.check_links_even(even, ["fab0", "fab1"])
+    assert result["ok"] and result["value"]["n1"] == {"fab0": 7, "fab1": 7}
+    # ... the lanes in address order (fab0, fab0, fab1, fab1) 8 + 6: every lane used, links uneven
+    grouped = dict(even, n2=node("n2", {"198.19.12.13": 4, "198.19.12.14": 4, "198.19.13.13": 3, "198.19.13.14": 3},
+                                 {"198.19.12.11": 10, "198.19.13.11": 4}))
+    assert measure.check_every_lane(grouped, ["fab0", "fab1"])["ok"]
+    result = measure.check_links_even(grouped, ["fab0", "fab1"])
+    assert not result["ok"] and result["uneven"] == ["n2"] and result["value"]["n2"] == {"fab0": 8, "fab1": 6}
+
+
+def test_accepted_sockets_without_a_peer_socket_behind_them_are_left_out():
+    def sock(direction, local, local_port, remote, remote_port):
+        return {"direction": direction, "local": local, "local_port": local_port, "remote": remote,
+                "remote_port": remote_port}
+    # n2 opened two connections (one moved by NAT to n1's fab1 lane: same port, other addresses);
+    # n1 also holds an accepted socket from a port n2 has no socket on (half-open on n1).
+    found = {"n1": [sock("in", "198.19.12.11", 3001, "198.19.12.13", 40001),
+                    sock("in", "198.19.13.11", 3001, "198.19.13.13", 40003),
+                    sock("in", "198.19.13.11", 3001, "198.19.13.13", 51515),
+                    sock("out", "198.19.12.11", 40100, "198.19.12.13", 3001)],
+             "n2": [sock("out", "198.19.12.13", 40001, "198.19.12.11", 3001),
+                    sock("out", "198.19.12.13", 40003, "198.19.12.11", 3001),
+                    sock("in", "198.19.12.13", 3001, "198.19.12.11", 40100)]}
+    kept, left = measure.without_unmatched(found)
+    assert [s["remote_port"] for s in kept["n1"] if s["direction"] == "in"] == [40001, 40003]
+    assert [s["remote_port"] for s in left["n1"]] == [51515]
+    assert kept["n2"] == found["n2"] and left["n2"] == []
+    # one host alone: nothing to match against, nothing left out
+    kept, left = measure.without_unmatched({"n1": found["n1"]})
+    assert kept["n1"] == found["n1"] and left["n1"] == []
+
+
 def test_sockets_on_one_link_check():
     single = {"n1": node("n1", {"198.19.12.11": 12}, {"198.19.12.13": 12}),
               "n2": node("n2", {"198.19.12.13": 12}, {"198.19.12.11": 12})}
@@ -371,12 +407,16 @@ def test_server_table_and_findings():
     assert any(line.split()[:2] == ["server", "fab1"] and "50.1%" in line for line in text.splitlines())
     assert "PASS busiest link share in server <= 0.52 (worst of 1 run): 0.501" in text
     assert "finding: busiest link fab1 carries 50.1 % of the fabric bytes" in text
-    assert "finding: n1 accepted 8 + 6 fabric sockets on fab0, fab1" in text
+    assert "finding: n1 accepted 7 + 7 fabric sockets on fab0, fab1" in text
     assert "opened/closed while measuring: 6/6" in text
     assert "finding: verify.yml's server view of n1: cluster size 2, migrations pending 0" in text
     assert "probe ports" not in text
     figures["sockets"]["n2"]["probes"] = 1
     assert "n2: 1 accepted socket(s) from the peer watchdog's probe ports left out" in " ".join(measure.findings(figures))
+    assert "half-open" not in text
+    figures["sockets"]["n1"]["unmatched"] = ["198.19.12.11:3001 <- 198.19.12.13:51515"]
+    assert ("n1: 1 accepted socket(s) with no opened socket of a peer behind them left out (half-open here): "
+            "198.19.12.11:3001 <- 198.19.12.13:51515") in measure.findings(figures)
 
 
 # ---------------------------------------------------------------------------- fabric_strategy mptcp
