@@ -6,9 +6,9 @@
 # check in a scenario compares phases measured in the same window, not against a fixed time.
 # Each scenario's output goes to build/molecule/<scenario>.log and is printed when it ends.
 # MOLECULE_ALONE names scenarios that run first, one by one, with nothing beside them: those
-# whose checks hold an absolute time (failover: failback <= 1 s, detection <= 1 s). A
-# neighbour's converge kept both CPUs busy during its window, and its watchdog's 100 ms probes
-# waited for a CPU (one failback of 1.46 s in a CI run).
+# whose checks hold an absolute time (failover: failback <= 1 s, detection <= 1 s). Beside
+# another scenario both CPUs are busy during its window and the watchdog's 100 ms probes wait
+# for a CPU (one failback took 1.46 s in a CI run with two scenarios at a time).
 set -uo pipefail
 
 jobs="${MOLECULE_JOBS:-2}"

@@ -221,7 +221,7 @@ def rotation(targets):
 
 
 def link_rotation(targets):
-    """The lane order over [(link, address, weight)] (a link's addresses next to each other).
+    """The lane order (indexes into ``targets``, [(link, address, weight)] in plan order).
 
     Links, not addresses, are what fills up: the rotation runs over the links (a link's share is
     its weight times its address count) and each link cycles through its own addresses. With two

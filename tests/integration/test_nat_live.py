@@ -91,7 +91,11 @@ def remove(bed, host="n1"):
 
 def assert_snat_matches_the_link(bed, rows):
     for target, local, remote, error in rows:
-        assert local is not None, "connection to %s failed (%s)" % (target, error)
+        if local is None:
+            # What the connection tracking had of it: a reused entry with another NAT binding?
+            tracked = bed.run("n1", "grep -F 'dst=%s ' /proc/net/nf_conntrack | grep -F 'dport=%s '; true"
+                              % tuple(target.rsplit(":", 1))).stdout
+            raise AssertionError("connection to %s failed (%s); n1's conntrack entries to it:\n%s" % (target, error, tracked))
         assert link_of(bed, local) == link_of(bed, remote), (target, local, remote)
         assert remote in bed.plan["n1"][link_of(bed, local)]
 
