@@ -301,6 +301,19 @@ def without_unmatched(found):
     return kept, left
 
 
+def half_open_text(sock):
+    """One left-out accepted socket for a finding, with what the kernel says of it."""
+    notes = []
+    if sock.get("owned") is False:
+        notes.append("no file: never accepted or already closed by the server")
+    if sock.get("unread"):
+        notes.append("unread bytes")
+    if sock.get("probing"):
+        notes.append("keepalive probing")
+    return "%s:%s <- %s:%s%s" % (sock["local"], sock["local_port"], sock["remote"], sock["remote_port"],
+                                 " (%s)" % ", ".join(notes) if notes else "")
+
+
 def node_sockets(sockets, lanes, links_of):
     """One node's sockets (node tool: lasting ones) per lane, per link and dialed per link.
 
@@ -859,8 +872,7 @@ def measure_server(bed, args, report):
                 links_of.setdefault(address, "unplanned")
             out[host] = node_sockets(kept[host], lanes[host], links_of)
             out[host]["probes"] = found[host].get("probes", 0)
-            out[host]["unmatched"] = ["%s:%s <- %s:%s" % (sock["local"], sock["local_port"], sock["remote"],
-                                                          sock["remote_port"]) for sock in left[host]]
+            out[host]["unmatched"] = [half_open_text(sock) for sock in left[host]]
         return out, dict((host, found[host]["watchdog"]) for host in hosts)
 
     before, dummy = sockets_now()

@@ -155,11 +155,13 @@ def proc_address(text):
 
 def parse_proc_tcp(text, ports):
     """Established sockets of a /proc/net/tcp{,6} text with either end on one of ``ports``:
-    [{direction, local, local_port, remote, remote_port, port, retrans, queued, probing}].
+    [{direction, local, local_port, remote, remote_port, port, retrans, queued, probing, unread, owned}].
 
     ``in``: accepted (local port is the port), ``out``: opened (remote port is). queued: unsent
     or unacknowledged bytes; retrans: queued and retransmitting (a socket stuck on a dead path);
-    probing: its keepalive timer has sent unanswered probes (an idle socket whose peer went silent)."""
+    probing: its keepalive timer has sent unanswered probes (an idle socket whose peer went silent);
+    unread: received bytes the application has not read; owned: a file holds the socket (inode not
+    0; False for one still in the listener's accept queue or closed by its application)."""
     wanted = set(int(port) for port in ports)
     out = []
     for line in text.splitlines():
@@ -175,11 +177,13 @@ def parse_proc_tcp(text, ports):
             direction, port = "out", remote_port
         else:
             continue
-        queued = int(fields[4].split(":")[0], 16) > 0
+        tx_queue, rx_queue = fields[4].split(":")
+        queued = int(tx_queue, 16) > 0
         out.append({"direction": direction, "local": str(proc_address(local)), "local_port": local_port,
                     "remote": str(proc_address(remote)), "remote_port": remote_port, "port": port,
                     "queued": queued, "retrans": queued and int(fields[6], 16) > 0,
-                    "probing": fields[5].startswith("02:") and int(fields[8]) > 0})
+                    "probing": fields[5].startswith("02:") and int(fields[8]) > 0,
+                    "unread": int(rx_queue, 16) > 0, "owned": fields[9] != "0" if len(fields) > 9 else None})
     return out
 
 

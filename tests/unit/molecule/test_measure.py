@@ -360,6 +360,9 @@ def test_accepted_sockets_without_a_peer_socket_behind_them_are_left_out():
     assert [s["remote_port"] for s in kept["n1"] if s["direction"] == "in"] == [40001, 40003]
     assert [s["remote_port"] for s in left["n1"]] == [51515]
     assert kept["n2"] == found["n2"] and left["n2"] == []
+    assert measure.half_open_text(left["n1"][0]) == "198.19.13.11:3001 <- 198.19.13.13:51515"
+    assert measure.half_open_text(dict(left["n1"][0], owned=False, unread=True)) == (
+        "198.19.13.11:3001 <- 198.19.13.13:51515 (no file: never accepted or already closed by the server, unread bytes)")
     # one host alone: nothing to match against, nothing left out
     kept, left = measure.without_unmatched({"n1": found["n1"]})
     assert kept["n1"] == found["n1"] and left["n1"] == []

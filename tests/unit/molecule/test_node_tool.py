@@ -151,9 +151,9 @@ def hexaddr(address, port):
     return "%s:%04X" % (words, port)
 
 
-def line(local, lport, remote, rport, state="01", tx=0, timer="00:00000000", retrans=0, probes=0):
-    return "   0: %s %s %s %08X:00000000 %s %08X     0        %d 12345 1 0000000000000000 20 4 30 10 -1\n" % (
-        hexaddr(local, lport), hexaddr(remote, rport), state, tx, timer, retrans, probes)
+def line(local, lport, remote, rport, state="01", tx=0, timer="00:00000000", retrans=0, probes=0, rx=0, inode=12345):
+    return "   0: %s %s %s %08X:%08X %s %08X     0        %d %d 1 0000000000000000 20 4 30 10 -1\n" % (
+        hexaddr(local, lport), hexaddr(remote, rport), state, tx, rx, timer, retrans, probes, inode)
 
 
 def test_proc_addresses_in_host_byte_order():
@@ -200,6 +200,14 @@ def test_an_opened_socket_counts_on_the_link_the_nat_sent_it_to():
     steered = node_tool.place(node_tool.parse_proc_tcp(text, [3001]), LINKS, table)
     assert [(s["remote"], s["peer"], s["link"]) for s in steered] == [
         ("198.19.176.12", "198.19.177.12", "fab1"), ("198.19.176.12", "198.19.176.12", "fab0")]
+
+
+def test_a_socket_no_file_holds_and_unread_bytes_are_told():
+    text = HEADER + line("198.19.177.11", 3001, "198.19.177.12", 50000) + \
+        line("198.19.177.11", 3001, "198.19.177.12", 50001, rx=120, inode=0)
+    held, waiting = node_tool.parse_proc_tcp(text, [3001])
+    assert (held["owned"], held["unread"]) == (True, False)
+    assert (waiting["owned"], waiting["unread"]) == (False, True)
 
 
 def test_lasting_sockets_leave_out_probes():
