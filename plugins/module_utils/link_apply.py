@@ -118,11 +118,20 @@ def write_atomic(path, data, mode):
 
 
 def _make_directory(path, mode):
-    """mkdir -p: missing parents get 0755, the directory itself ``mode`` (not masked by the umask)."""
+    """mkdir -p: missing parents get 0755, the directory itself ``mode`` (not masked by the umask).
+
+    A directory another process made between the look and the mkdir is taken as it is: hosts
+    rendered into one tree (``root``) by parallel forks create the same parents at once, and
+    one of them would fail on the other's directory."""
     parent = os.path.dirname(path)
     if parent and parent != path and not os.path.isdir(parent):
         _make_directory(parent, PARENT_MODE)
-    os.mkdir(path, mode)
+    try:
+        os.mkdir(path, mode)
+    except FileExistsError:
+        if not os.path.isdir(path):
+            raise
+        return
     os.chmod(path, mode)
 
 

@@ -131,8 +131,9 @@ def test_file_modes(fleet, backend, secret):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_second_run_changes_nothing(fleet, backend):
     first = fleet.run(None, "-e", "fabric_links_backend=" + backend)
-    assert changed(first.stdout, "n1") > 0
-    second = fleet.run(None, "-e", "fabric_links_backend=" + backend)
+    assert first.returncode == 0, first.stdout
+    assert changed(first.stdout, "n1") > 0 and changed(first.stdout, "n2") > 0
+    second = fleet.run(None, "--diff", "-e", "fabric_links_backend=" + backend)  # --diff: what a change was
     assert changed(second.stdout, "n1") == 0, second.stdout
     assert changed(second.stdout, "n2") == 0, second.stdout
 

@@ -230,3 +230,21 @@ def test_detect_runs_the_real_systemctl_when_there_is_one():
     found = detect(run=subprocess.run)
     assert set(found) == {"netplan", "services"}
     assert set(found["services"]) <= set(link_apply.UNITS) | {"networking"}
+
+
+def test_a_directory_made_meanwhile_by_another_process_is_taken_as_it_is(tmp_path, monkeypatch):
+    real_mkdir = os.mkdir
+
+    def beaten(path, mode=0o777):
+        real_mkdir(path, 0o700)    # another host's fork got there first
+        raise FileExistsError(17, "File exists", path)
+
+    monkeypatch.setattr(link_apply.os, "mkdir", beaten)
+    target = tmp_path / "out" / "n2" / "etc" / "systemd" / "network"
+    link_apply._make_directory(str(target), 0o755)
+    assert target.is_dir()
+    # a file in the way is still an error
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setattr(link_apply.os, "mkdir", real_mkdir)
+    with pytest.raises(FileExistsError):
+        link_apply._make_directory(str(tmp_path / "file"), 0o755)
