@@ -26,7 +26,9 @@ run_one() {
         cat "$logs/$scenario.log"
         echo "==> $scenario: $(( $(date +%s) - start )) s, exit $rc"
     } | flock "$logs/.print.lock" cat
-    return "$rc"
+    if [ "$rc" -ne 0 ]; then
+        echo "$scenario" >>"$logs/failed"
+    fi
 }
 export -f run_one
 export logs
@@ -35,14 +37,14 @@ alone=" ${MOLECULE_ALONE:-} "
 together=()
 for scenario in "$@"; do
     if [[ "$alone" == *" $scenario "* ]]; then
-        run_one "$scenario" || echo "$scenario" >>"$logs/failed"
+        run_one "$scenario"
     else
         together+=("$scenario")
     fi
 done
 if [ "${#together[@]}" -gt 0 ]; then
-    # shellcheck disable=SC2016  # $1 and $logs expand in the child bash, not here
-    printf '%s\n' "${together[@]}" | xargs -P "$jobs" -I{} bash -c 'run_one "$1" || echo "$1" >>"$logs/failed"' _ {}
+    # shellcheck disable=SC2016  # $1 expands in the child bash, not here
+    printf '%s\n' "${together[@]}" | xargs -P "$jobs" -I{} bash -c 'run_one "$1"' _ {}
 fi
 if [ -s "$logs/failed" ]; then
     echo "==> molecule FAILED: $(sort "$logs/failed" | paste -sd' ')"

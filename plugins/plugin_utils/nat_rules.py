@@ -231,17 +231,17 @@ def link_rotation(targets):
     One address per link gives the same order as rotation() over the targets."""
     links = []
     members = {}
-    for index, (link, dummy, weight) in enumerate(targets):
+    for index, (link, dummy, dummy2) in enumerate(targets):
         if link not in members:
             links.append(link)
             members[link] = []
-        members[link].append((index, weight))
-    shares = [(link, sum(weight for dummy, weight in members[link])) for link in links]
+        members[link].append(index)
+    shares = [(link, sum(targets[index][2] for index in members[link])) for link in links]
     used = dict((link, 0) for link in links)
     order = []
     for link in (links[k] for k in rotation(shares)):
         # Within a link every address has the link's weight: a plain cycle is exact.
-        order.append(members[link][used[link] % len(members[link])][0])
+        order.append(members[link][used[link] % len(members[link])])
         used[link] += 1
     return order
 

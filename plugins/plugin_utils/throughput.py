@@ -163,8 +163,8 @@ def watchdog(status, error=None, clock=None, stale_after=30.0):
                    "probes_failed": entry.get("probes_failed"), "down_for": _age(clock, entry.get("since"))}
                   for peer, name, entry in paths if entry.get("state") != "up"]
     # kind mptcp: the connections whose path manager can join no more announcements (linkwatch.py EXHAUSTED)
-    exhausted = dict((name, count) for name, count in ((name, _count(links[name].get("exhausted"))) for name in links)
-                     if count)
+    counts = dict((name, _count(entry.get("exhausted"))) for name, entry in links.items())
+    exhausted = dict((name, count) for name, count in counts.items() if count)
     details = []
     for entry in links_down:
         details.append("link %s down%s (%s%s)" % (entry["link"], _for(entry["down_for"]), entry["device"] or "?",
